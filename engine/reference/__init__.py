@@ -1,0 +1,1 @@
+"""Plain-NumPy reference implementations (no numba), used to cross-check the kernels."""

@@ -1,0 +1,21 @@
+"""dcproj engine: configuration, orchestration, I/O and the command line.
+
+Typical use::
+
+    from engine import load_config, run
+    ds = run(load_config("configs/default.yaml"), scenarios=100_000, seed=42)
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("dcproj")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.1.0+unknown"
+
+from engine.config import Config, ConfigError, load_config  # noqa: E402
+from engine.run import run, run_to_file  # noqa: E402
+
+__all__ = ["Config", "ConfigError", "load_config", "run", "run_to_file", "__version__"]

@@ -1,0 +1,127 @@
+"""Atomic, chunk-by-chunk netCDF4 output.
+
+A cube is written to a hidden temporary file beside the destination and renamed over it
+only when complete (``os.replace`` is atomic on POSIX within one file system).  A failed or
+interrupted run removes its temporary file and never touches an existing destination.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+
+__all__ = ["OutputError", "CubeWriter", "check_writable"]
+
+
+class OutputError(OSError):
+    """The output path cannot be written."""
+
+
+def check_writable(path: str | Path) -> Path:
+    """Fail early, before any computation, if ``path`` cannot be created."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.exists() and p.is_dir():
+        raise OutputError(f"{p}: is a directory; expected a file name such as runs/default.nc")
+    if not parent.exists():
+        raise OutputError(f"{p}: directory {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{p}: directory {parent} is not writable")
+    return p
+
+
+class CubeWriter:
+    """Stream labelled arrays into a netCDF4 file, scenario slab by scenario slab.
+
+    Parameters
+    ----------
+    path
+        Destination file.
+    dims
+        Dimension name → length.
+    coords
+        Coordinate name → (dim, values, attrs); string values become variable-length strings.
+    variables
+        Variable name → (dims, numpy dtype, attrs).
+    attrs
+        Global attributes.
+    compression
+        zlib level (0 = off).
+    """
+
+    def __init__(self, path, dims: dict, coords: dict, variables: dict, attrs: dict, compression: int = 1):
+        self.path = check_writable(path)
+        self.tmp = self.path.parent / f".{self.path.name}.{uuid.uuid4().hex[:8]}.part"
+        self._nc = netCDF4.Dataset(self.tmp, "w", format="NETCDF4")
+        try:
+            self._define(dims, coords, variables, attrs, compression)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _define(self, dims, coords, variables, attrs, compression):
+        nc = self._nc
+        for name, size in dims.items():
+            nc.createDimension(name, size)
+        for name, (dim, values, vattrs) in coords.items():
+            values = np.asarray(values)
+            if values.dtype.kind in "OU":
+                var = nc.createVariable(name, str, (dim,))
+                for i, v in enumerate(values):
+                    var[i] = str(v)
+            else:
+                var = nc.createVariable(name, values.dtype, (dim,))
+                var[:] = values
+            var.setncatts(vattrs)
+        for name, (vdims, dtype, vattrs) in variables.items():
+            shape = [dims[d] for d in vdims]
+            per_scenario = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
+            chunk0 = max(1, min(shape[0], (1 << 22) // max(per_scenario, 1)))
+            var = nc.createVariable(
+                name,
+                dtype,
+                vdims,
+                zlib=compression > 0,
+                complevel=compression if compression > 0 else 4,
+                shuffle=compression > 0,
+                chunksizes=[chunk0, *shape[1:]],
+                fill_value=False,
+            )
+            var.setncatts(vattrs)
+        nc.setncatts(attrs)
+
+    def write(self, offset: int, arrays: dict[str, np.ndarray]) -> None:
+        """Write ``arrays`` (each with leading scenario axis) at scenario position ``offset``."""
+        for name, values in arrays.items():
+            self._nc.variables[name][offset : offset + values.shape[0]] = values
+
+    def set_attrs(self, attrs: dict) -> None:
+        self._nc.setncatts(attrs)
+
+    def commit(self) -> Path:
+        """Close and move the finished file into place."""
+        self._nc.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Discard the temporary file; the destination is untouched."""
+        try:
+            if self._nc.isopen():
+                self._nc.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+        return False

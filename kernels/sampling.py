@@ -1,0 +1,45 @@
+"""Drawing one scenario's inputs: counter-based uniforms, Gaussian copula, inverse CDFs.
+
+Target-independent kernel arithmetic (see :mod:`kernels._target`).
+"""
+
+from __future__ import annotations
+
+from kernels._target import kernel
+
+
+@kernel
+def draw_uniforms(seed, scenario, u):
+    """Fill ``u`` [n_inputs] with the uniforms of ``scenario`` (input i from its Philox stream)."""
+    n = u.shape[0]
+    for p in range((n + 1) // 2):
+        u0, u1 = input_uniform_pair(seed, scenario, p)  # noqa: F821 (resolved by build)
+        u[2 * p] = u0
+        if 2 * p + 1 < n:
+            u[2 * p + 1] = u1
+
+
+@kernel
+def apply_copula(u, corr_index, factor, z):
+    """Correlate the uniforms of the inputs in ``corr_index`` with a Gaussian copula, in place.
+
+    z_j = Φ⁻¹(u_j); y = F·z with F·Fᵀ the copula correlation; u_j ← Φ(y_j).
+    ``z`` is scratch space of length ``len(corr_index)``.
+    """
+    k = corr_index.shape[0]
+    for j in range(k):
+        z[j] = ndtri(u[corr_index[j]])  # noqa: F821
+    for j in range(k):
+        acc = 0.0
+        for col in range(k):
+            acc += factor[j, col] * z[col]
+        u[corr_index[j]] = ndtr(acc)  # noqa: F821
+
+
+@kernel
+def sample_scenario(seed, scenario, kinds, params, corr_index, factor, z, x):
+    """Write the sampled inputs of ``scenario`` into ``x`` [n_inputs]."""
+    draw_uniforms(seed, scenario, x)
+    apply_copula(x, corr_index, factor, z)
+    for i in range(x.shape[0]):
+        x[i] = ppf(kinds[i], params[i], x[i])  # noqa: F821

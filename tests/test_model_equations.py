@@ -1,0 +1,97 @@
+"""Hand-computed values for single equations of kernels.model, with the JIT off and on."""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import pytest
+
+from kernels import model
+from kernels._target import build
+
+COMPILED = build(numba.njit, [model])
+
+
+@pytest.fixture(params=["python", "njit"])
+def k(request):
+    """The model functions, interpreted or compiled (the same tests run both ways)."""
+    return model if request.param == "python" else COMPILED
+
+
+def test_adoption_growth_decays_from_initial_to_longrun(k):
+    assert k.adoption_growth(2024, 0.9, 0.05, 2.0) == pytest.approx(0.9, rel=1e-15)
+    # two years later the gap (0.85) has shrunk by e^-1
+    assert k.adoption_growth(2026, 0.9, 0.05, 2.0) == pytest.approx(0.05 + 0.85 * math.exp(-1.0), rel=1e-14)
+
+
+def test_shipments_step_without_shock_is_compound_growth(k):
+    assert k.shipments_next(3.85, 0.5, 0.0, 1.3) == pytest.approx(5.775, rel=1e-15)
+    # a +1 sd shock at sd 0.1 multiplies by exp(0.1 - 0.005)
+    assert k.shipments_next(2.0, 0.0, 0.1, 1.0) == pytest.approx(2.0 * math.exp(0.095), rel=1e-15)
+
+
+def test_weibull_scale_gives_requested_mean(k):
+    # shape 1 is the exponential distribution: scale = mean
+    assert k.weibull_scale(4.0, 1.0) == pytest.approx(4.0, rel=1e-14)
+    # shape 2: mean = scale * sqrt(pi)/2
+    assert k.weibull_scale(5.0, 2.0) == pytest.approx(5.0 / (math.sqrt(math.pi) / 2), rel=1e-14)
+
+
+def test_survival_and_in_service_fraction(k):
+    assert k.weibull_survival(0.0, 4.0, 2.0) == 1.0
+    assert k.weibull_survival(4.0, 4.0, 2.0) == pytest.approx(math.exp(-1.0), rel=1e-15)
+    assert k.in_service_fraction(0.0, 4.0, 2.0) == 0.5  # shipped evenly through the year
+    assert k.in_service_fraction(2.0, 4.0, 2.0) == pytest.approx(math.exp(-0.25), rel=1e-15)
+
+
+def test_preexisting_stock_conditional_survival(k):
+    # exponential lives (shape 1) are memoryless: the stock decays as exp(-(t + 0.5)/scale)
+    got = k.preexisting_in_service(4.0, 1.5, 2.0, 3.0, 1.0)
+    assert got == pytest.approx(4.0 * math.exp(-2.5 / 3.0), rel=1e-14)
+
+
+def test_vintage_power_by_generation(k):
+    assert k.vintage_power(2021, 330.0, 600.0, 900.0, 0.05) == 330.0
+    assert k.vintage_power(2022, 330.0, 600.0, 900.0, 0.05) == 330.0
+    assert k.vintage_power(2024, 330.0, 600.0, 900.0, 0.05) == 600.0
+    assert k.vintage_power(2025, 330.0, 600.0, 900.0, 0.05) == 900.0
+    assert k.vintage_power(2027, 330.0, 600.0, 900.0, 0.05) == pytest.approx(900.0 * 1.05**2, rel=1e-15)
+
+
+def test_inference_share_ramp_and_utilisation(k):
+    assert k.inference_share(2022, 0.8, 0.9) == 0.8
+    assert k.inference_share(2030, 0.8, 0.9) == 0.9
+    assert k.inference_share(2035, 0.8, 0.9) == 0.9
+    assert k.inference_share(2026.5, 0.8, 0.9) == pytest.approx(0.85, rel=1e-14)
+    assert k.mean_utilisation(0.8, 0.4, 0.9) == pytest.approx(0.8 * 0.4 + 0.2 * 0.9, rel=1e-15)
+
+
+def test_accelerator_energy_units(k):
+    # 1 million accelerators x 700 W x 1.5 server overhead at 50% -> 0.525 GW -> 4.599 TWh
+    assert k.accelerator_energy(1.0 * 700.0, 1.5, 0.5) == pytest.approx(4.599, rel=1e-12)
+
+
+def test_pue_path_converges_to_floor_and_never_below_one(k):
+    assert k.pue_path(1.6, 1.2, 0.1, 0.0) == pytest.approx(1.6, rel=1e-15)
+    assert k.pue_path(1.6, 1.2, 0.1, 2.0) == pytest.approx(1.2 + 0.4 * 0.81, rel=1e-14)
+    assert k.pue_path(1.05, 0.9, 0.5, 3.0) == 1.0
+
+
+def test_conventional_residual_reproduces_anchor(k):
+    # 460 = 110 crypto + 20 accelerated incl. overhead + 1.5 * C  ->  C = 220
+    assert k.conventional_it_base(460.0, 110.0, 20.0, 1.5) == pytest.approx(220.0, rel=1e-14)
+    assert k.conventional_it_base(100.0, 110.0, 20.0, 1.5) == 0.0
+
+
+def test_crypto_two_phase_growth(k):
+    assert k.crypto_energy(110.0, 0.1, -0.05, 2022) == 110.0
+    assert k.crypto_energy(110.0, 0.1, -0.05, 2026) == pytest.approx(110.0 * 1.1**4, rel=1e-14)
+    assert k.crypto_energy(110.0, 0.1, -0.05, 2028) == pytest.approx(110.0 * 1.1**4 * 0.95**2, rel=1e-14)
+
+
+def test_carbon_and_water_unit_conversions(k):
+    # 100 TWh at 436 g/kWh = 43.6 Mt CO2; 100 TWh at 2 L/kWh = 200 GL
+    assert k.carbon_mt(100.0, 436.0) == pytest.approx(43.6, rel=1e-15)
+    assert k.carbon_intensity(436.0, 0.02, 2.0) == pytest.approx(436.0 * 0.98**2, rel=1e-15)
+    assert k.water_gl(100.0, 2.0) == 200.0

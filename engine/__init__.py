@@ -16,6 +16,6 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.1.0+unknown"
 
 from engine.config import Config, ConfigError, load_config  # noqa: E402
-from engine.run import run, run_to_file  # noqa: E402
+from engine.runner import run, run_to_file  # noqa: E402
 
 __all__ = ["Config", "ConfigError", "load_config", "run", "run_to_file", "__version__"]

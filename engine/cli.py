@@ -44,7 +44,7 @@ def _user_errors():
     from engine.backends import BackendUnavailable
     from engine.config import ConfigError
     from engine.io import OutputError
-    from engine.run import RunError
+    from engine.runner import RunError
 
     return (ConfigError, RunError, OutputError, BackendUnavailable, ValueError, FileNotFoundError, PermissionError)
 
@@ -83,7 +83,7 @@ def run_cmd(config, scenarios, seed, out, backend, chunk_size, dtype, compressio
     """
     try:
         from engine.config import load_config
-        from engine.run import run_to_file
+        from engine.runner import run_to_file
 
         cfg = load_config(config)
         if out is None:

@@ -261,9 +261,18 @@ def compound(value0, rate, years):
 
 
 @kernel
-def pue_path(pue_base, pue_floor, convergence, years):
-    """Fleet PUE [-] ``years`` after the base year, closing ``convergence`` [1/yr] of the gap to the floor each year; never below 1."""
-    pue = pue_floor + (pue_base - pue_floor) * (1.0 - convergence) ** years
+def remaining_fraction(rate, years):
+    """Fraction (1 − rate)^years [-] left after ``years`` of decline at ``rate`` [1/yr]."""
+    return (1.0 - rate) ** years
+
+
+@kernel
+def pue_path(pue_base, pue_floor, gap_left):
+    """Fleet PUE [-]: floor + (PUE_base − floor)·gap_left, never below 1.
+
+    ``gap_left`` = :func:`remaining_fraction` (convergence rate, years since the base year).
+    """
+    pue = pue_floor + (pue_base - pue_floor) * gap_left
     return max(pue, 1.0)
 
 
@@ -288,9 +297,9 @@ def crypto_energy(crypto_2022, growth_to_2026, growth_after, year):
 
 # --------------------------------------------------------------------------- carbon, water
 @kernel
-def carbon_intensity(ci_base, decline, years):
-    """Grid carbon intensity [g CO2/kWh] after ``years`` of decline at ``decline`` [1/yr]."""
-    return ci_base * (1.0 - decline) ** years
+def carbon_intensity(ci_base, left):
+    """Grid carbon intensity [g CO2/kWh]: base-year intensity × ``left`` = :func:`remaining_fraction`."""
+    return ci_base * left
 
 
 @kernel
@@ -404,13 +413,15 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
                 pue_weight += pue_r * x[base_r + R_CONV_SHARE * n_regions + r] / conv_sum
             conventional = conventional_it_base(x[I_TOTAL_2022], x[I_CRYPTO_2022], acc_total, pue_weight)
         crypto = crypto_energy(x[I_CRYPTO_2022], x[I_CRYPTO_G1], x[I_CRYPTO_G2], year)
+        pue_left = remaining_fraction(x[I_PUE_CONV], dt)
+        ci_left = remaining_fraction(x[I_CI_DECLINE], dt)
         servers = compound(conventional * server_frac, x[I_G_SRV], dt)
         storage = compound(conventional * x[I_STORAGE_SH], x[I_G_STO], dt)
         network = compound(conventional * x[I_NETWORK_SH], x[I_G_NET], dt)
         for r in range(n_regions):
             acc_share = x[base_r + R_ACC_SHARE * n_regions + r] / acc_sum
             conv_share = x[base_r + R_CONV_SHARE * n_regions + r] / conv_sum
-            pue_r = pue_path(x[base_r + R_PUE * n_regions + r], x[I_PUE_FLOOR], x[I_PUE_CONV], dt)
+            pue_r = pue_path(x[base_r + R_PUE * n_regions + r], x[I_PUE_FLOOR], pue_left)
             e_acc = acc_share * (e_old + e_new)
             e_srv = conv_share * servers
             e_sto = conv_share * storage
@@ -419,7 +430,7 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
                 x[I_PUE_AI] - 1.0
             ) * acc_share * e_new
             e_crypto = crypto * x[base_r + R_CRYPTO_SHARE * n_regions + r] / crypto_sum
-            ci = carbon_intensity(x[base_r + R_CI * n_regions + r], x[I_CI_DECLINE], dt)
+            ci = carbon_intensity(x[base_r + R_CI * n_regions + r], ci_left)
             wue = x[I_WUE]
             wi = x[I_WI]
             write_component(out_e, out_c, out_w, i, r, C_ACC, e_acc, ci, wue, wi)

@@ -56,7 +56,7 @@ def test_provenance_attributes(written, default_text):
 def test_failed_run_leaves_no_file_and_keeps_the_old_one(tmp_path, default_config, monkeypatch):
     out = tmp_path / "keep.nc"
     out.write_bytes(b"precious")
-    import engine.run as run_mod
+    import engine.runner as run_mod
 
     calls = {"n": 0}
     real = run_mod.iter_chunks

@@ -73,9 +73,10 @@ def test_accelerator_energy_units(k):
 
 
 def test_pue_path_converges_to_floor_and_never_below_one(k):
-    assert k.pue_path(1.6, 1.2, 0.1, 0.0) == pytest.approx(1.6, rel=1e-15)
-    assert k.pue_path(1.6, 1.2, 0.1, 2.0) == pytest.approx(1.2 + 0.4 * 0.81, rel=1e-14)
-    assert k.pue_path(1.05, 0.9, 0.5, 3.0) == 1.0
+    assert k.remaining_fraction(0.1, 2.0) == pytest.approx(0.81, rel=1e-15)
+    assert k.pue_path(1.6, 1.2, k.remaining_fraction(0.1, 0.0)) == pytest.approx(1.6, rel=1e-15)
+    assert k.pue_path(1.6, 1.2, k.remaining_fraction(0.1, 2.0)) == pytest.approx(1.2 + 0.4 * 0.81, rel=1e-14)
+    assert k.pue_path(1.05, 0.9, k.remaining_fraction(0.5, 3.0)) == 1.0
 
 
 def test_conventional_residual_reproduces_anchor(k):
@@ -93,5 +94,5 @@ def test_crypto_two_phase_growth(k):
 def test_carbon_and_water_unit_conversions(k):
     # 100 TWh at 436 g/kWh = 43.6 Mt CO2; 100 TWh at 2 L/kWh = 200 GL
     assert k.carbon_mt(100.0, 436.0) == pytest.approx(43.6, rel=1e-15)
-    assert k.carbon_intensity(436.0, 0.02, 2.0) == pytest.approx(436.0 * 0.98**2, rel=1e-15)
+    assert k.carbon_intensity(436.0, k.remaining_fraction(0.02, 2.0)) == pytest.approx(436.0 * 0.98**2, rel=1e-15)
     assert k.water_gl(100.0, 2.0) == 200.0

@@ -1,0 +1,1 @@
+"""dcproj benchmark suite: ``python -m benchmarks`` (see benchmarks/README.md)."""

@@ -10,7 +10,8 @@
 
 These are :func:`kernels._target.kernel` functions: plain scalar Python (runs
 interpreted) compiled per target by :func:`kernels._target.build`.  They never raise;
-out-of-domain arguments give the limiting value or NaN.
+out-of-domain arguments give the limiting value or NaN.  The builtins ``min``/``max``
+are avoided on purpose: numba's CUDA target fails to type them for two floats.
 """
 
 from __future__ import annotations
@@ -198,7 +199,10 @@ def _betaincinv_guess(a, b, p, logp, lbeta):
     otherwise the power-law behaviour of each tail (Numerical Recipes ``invbetai``).
     """
     if logp < -9.0:
-        xt = math.exp(min((logp + math.log(a) + lbeta) / a, 0.0))
+        lxt = (logp + math.log(a) + lbeta) / a
+        if lxt > 0.0:
+            lxt = 0.0
+        xt = math.exp(lxt)
         if xt * (abs(b - 1.0) + 1.0) < 0.01 * (a + 1.0):
             return xt
     if a >= 1.0 and b >= 1.0:
@@ -208,7 +212,9 @@ def _betaincinv_guess(a, b, p, logp, lbeta):
         w = y * math.sqrt(h + lam) / h - (1.0 / (2.0 * b - 1.0) - 1.0 / (2.0 * a - 1.0)) * (
             lam + 5.0 / 6.0 - 2.0 / (3.0 * h)
         )
-        return a / (a + b * math.exp(min(2.0 * w, 700.0)))
+        if w > 350.0:
+            w = 350.0
+        return a / (a + b * math.exp(2.0 * w))
     lna = math.log(a / (a + b))
     lnb = math.log(b / (a + b))
     t = math.exp(a * lna) / a
@@ -268,7 +274,9 @@ def _betaincinv_lower(a, b, p, lbeta):
                         est = k * abs(du) ** 3
                 elif abs(du) < 1e-3:
                     est = 0.5 * abs(h) * du * du
-                xn = x * math.exp(min(-du, 700.0))
+                if du < -700.0:
+                    du = -700.0
+                xn = x * math.exp(-du)
         else:
             t = math.exp(lt)
             f = 1.0 - t * _betacf(b, a, 1.0 - x) / b - p

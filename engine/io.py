@@ -21,6 +21,14 @@ class OutputError(OSError):
     """The output path cannot be written."""
 
 
+COMPRESSIONS = {
+    "blosc_lz4": lambda level: {"compression": "blosc_lz4", "complevel": level, "blosc_shuffle": 1},
+    "zstd": lambda level: {"compression": "zstd", "complevel": level, "shuffle": True},
+    "zlib": lambda level: {"compression": "zlib", "complevel": level, "shuffle": True},
+    "none": lambda level: {},
+}
+
+
 def check_writable(path: str | Path) -> Path:
     """Fail early, before any computation, if ``path`` cannot be created."""
     p = Path(path)
@@ -50,15 +58,22 @@ class CubeWriter:
     attrs
         Global attributes.
     compression
-        zlib level (0 = off).
+        ``"blosc_lz4"`` (default: fast, ~15 % smaller for this data), ``"zstd"``, ``"zlib"``
+        (readable by every netCDF tool, ~8x slower to write) or ``"none"``.  The blosc and
+        zstd filters ship with the netCDF4 Python wheels; tools built without HDF5 filter
+        plugins need ``"zlib"``.
+    level
+        Compression level.
     """
 
-    def __init__(self, path, dims: dict, coords: dict, variables: dict, attrs: dict, compression: int = 1):
+    def __init__(self, path, dims: dict, coords: dict, variables: dict, attrs: dict, compression: str = "blosc_lz4", level: int = 1):
+        if compression not in COMPRESSIONS:
+            raise OutputError(f"compression {compression!r}: expected one of {list(COMPRESSIONS)}")
         self.path = check_writable(path)
         self.tmp = self.path.parent / f".{self.path.name}.{uuid.uuid4().hex[:8]}.part"
         self._nc = netCDF4.Dataset(self.tmp, "w", format="NETCDF4")
         try:
-            self._define(dims, coords, variables, attrs, compression)
+            self._define(dims, coords, variables, attrs, COMPRESSIONS[compression](level))
         except BaseException:
             self.abort()
             raise
@@ -81,16 +96,7 @@ class CubeWriter:
             shape = [dims[d] for d in vdims]
             per_scenario = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
             chunk0 = max(1, min(shape[0], (1 << 22) // max(per_scenario, 1)))
-            var = nc.createVariable(
-                name,
-                dtype,
-                vdims,
-                zlib=compression > 0,
-                complevel=compression if compression > 0 else 4,
-                shuffle=compression > 0,
-                chunksizes=[chunk0, *shape[1:]],
-                fill_value=False,
-            )
+            var = nc.createVariable(name, dtype, vdims, chunksizes=[chunk0, *shape[1:]], fill_value=False, **compression)
             var.setncatts(vattrs)
         nc.setncatts(attrs)
 

@@ -130,7 +130,8 @@ def run_to_file(
     backend: str = "numba",
     chunk_size: int | None = None,
     dtype: str = "float32",
-    compression: int = 1,
+    compression: str = "blosc_lz4",
+    compression_level: int = 1,
     progress: bool = False,
     command: str | None = None,
 ) -> Path:
@@ -138,7 +139,8 @@ def run_to_file(
 
     The file appears at ``out`` only when complete (atomic rename); on any error or
     interruption no partial file is left and an existing ``out`` is untouched.
-    Arguments as :func:`run`; ``compression`` is the zlib level (0 = none).
+    Arguments as :func:`run`; ``compression`` is the netCDF filter (see
+    :class:`engine.io.CubeWriter`) and ``compression_level`` its level.
     """
     seed = config.seed if seed is None else seed
     scenarios, seed, np_dtype = _check_args(scenarios, seed, dtype, chunk_size)
@@ -153,7 +155,7 @@ def run_to_file(
     inputs_attrs = dict(cube.variable_attrs("inputs"), coordinates="input_units input_long_name input_source")
     variables["inputs"] = (("scenario", "input"), np.float64, inputs_attrs)
     attrs = cube.global_attrs(config, layout, seed=seed, scenarios=scenarios, backend=backend, command=command or _command())
-    with CubeWriter(out, dims, coord_map, variables, attrs, compression=compression) as writer:
+    with CubeWriter(out, dims, coord_map, variables, attrs, compression=compression, level=compression_level) as writer:
         with Progress(scenarios, enabled=progress) as bar:
             for start, arrays in iter_chunks(layout, be, seed, plan_chunks(scenarios, chunk_size), np_dtype):
                 writer.write(start, arrays)

@@ -495,7 +495,9 @@ class LognormalDist(_DistributionBase):
     lower: float | None = None
     upper: float | None = None
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, populate_by_name=True, serialize_by_alias=True
+    )
 
     @field_validator("sigma")
     @classmethod

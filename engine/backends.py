@@ -94,9 +94,9 @@ class NumpyBackend:
             u[:, i] = input_uniforms_np(seed, scenarios, i)
         if layout.corr_index.size:
             z = special.ndtri(u[:, layout.corr_index])
-            u[:, layout.corr_index] = special.ndtr(z @ layout.corr_factor.T)
+            u[:, layout.corr_index] = np.clip(special.ndtr(z @ layout.corr_factor.T), 2.0**-54, 1.0 - 2.0**-53)
         for i in range(layout.n_inputs):
-            u[:, i] = ppf_numpy_by_code(int(layout.kinds[i]), layout.params[i], u[:, i])
+            u[:, i] = ppf_numpy_by_code(int(layout.kinds[i]), layout.params[i, :8], u[:, i])
         return u
 
     def project(self, layout, x, out):

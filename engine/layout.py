@@ -74,7 +74,7 @@ class Layout:
     long_names: list[str]
     sources: list[str]
     kinds: np.ndarray  # int64[n_inputs], distribution codes of kernels.distributions
-    params: np.ndarray  # float64[n_inputs, 8]
+    params: np.ndarray  # float64[n_inputs, 8 (+ quantile table)], see kernels.distributions
     corr_index: np.ndarray  # int64[k], columns entering the copula
     corr_factor: np.ndarray  # float64[k, k], F with F F^T = copula correlation
     n_regions: int
@@ -93,7 +93,7 @@ def build_layout(config: Config) -> Layout:
     """Build the :class:`Layout` of ``config``."""
     names = input_names(config)
     kinds = np.empty(len(names), dtype=np.int64)
-    params = np.zeros((len(names), 8), dtype=np.float64)
+    rows = []
     units, long_names, sources = [], [], []
     for i, name in enumerate(names):
         key, _, region = name.partition(".")
@@ -105,14 +105,20 @@ def build_layout(config: Config) -> Layout:
         else:
             dist = config.distribution(name)
             code, p = dist.kernel_params()
+            table = dist.kernel_table() if hasattr(dist, "kernel_table") else None
+            if table is not None:  # header in the row's free slots 5..7, then the data
+                p = np.concatenate([p[:5], table])
             source = dist.source
             if region:
                 long_name = f"{long_name} ({region})"
         kinds[i] = code
-        params[i] = p
+        rows.append(p)
         units.append(unit)
         long_names.append(long_name)
         sources.append(source)
+    params = np.zeros((len(names), max(len(p) for p in rows)), dtype=np.float64)
+    for i, p in enumerate(rows):
+        params[i, : len(p)] = p
     corr_names, r = correlation_matrix(config)
     corr_index = np.array([names.index(n) for n in corr_names], dtype=np.int64)
     factor = copula_factor(r) if corr_names else np.zeros((0, 0))

@@ -101,9 +101,47 @@ def ppf_triangular(params, u):
 
 
 @kernel
+def _beta_table_lookup(params, u):
+    """Standard-beta quantile from the row's table, or -1.0 when ``u`` lies outside it.
+
+    The table (see :func:`engine.distributions.beta_quantile_table`) holds ``n = params[5]``
+    nodes equally spaced in t = logit(u) from ``params[6]`` with inverse spacing
+    ``params[7]``: the quantiles x_k in ``params[8:8+n]`` and h·dx/dt in
+    ``params[8+n:8+2n]``.  Between nodes x is the cubic Hermite interpolant in t, whose
+    relative error is below ~1e-10 for alpha, beta >= 1 (tests/test_distributions.py).
+    """
+    n = int(params[5])
+    s = (math.log(u / (1.0 - u)) - params[6]) * params[7]
+    if not (s >= 0.0 and s < n - 1):
+        return -1.0
+    k = int(s)
+    f = s - k
+    f2 = f * f
+    f3 = f2 * f
+    i = 8 + k
+    j = 8 + n + k
+    return (
+        (2.0 * f3 - 3.0 * f2 + 1.0) * params[i]
+        + (f3 - 2.0 * f2 + f) * params[j]
+        + (3.0 * f2 - 2.0 * f3) * params[i + 1]
+        + (f3 - f2) * params[j + 1]
+    )
+
+
+@kernel
 def ppf_beta(params, u):
-    """Scaled beta (also PERT): ``low + (high - low) * I^-1_u(alpha, beta)``."""
-    return params[0] + (params[1] - params[0]) * betaincinv(params[2], params[3], u, params[4])
+    """Scaled beta (also PERT): ``low + (high - low) * I^-1_u(alpha, beta)``.
+
+    Rows with a quantile table (``params[5] > 0``) interpolate it (~20 ns instead of
+    ~400 ns for the iterative inverse); outside the table, and for rows without one, the
+    incomplete beta is inverted iteratively.
+    """
+    x = -1.0
+    if params[5] > 0.0:
+        x = _beta_table_lookup(params, u)
+    if x < 0.0:
+        x = betaincinv(params[2], params[3], u, params[4])
+    return params[0] + (params[1] - params[0]) * x
 
 
 @kernel

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from kernels._target import kernel
 
+COPULA_U_MIN = 2.0**-54  # smallest uniform of kernels.philox.uniform_from_words
+COPULA_U_MAX = 1.0 - 2.0**-53  # largest
+
 
 @kernel
 def draw_uniforms(seed, scenario, u):
@@ -33,7 +36,21 @@ def apply_copula(u, corr_index, factor, z):
         acc = 0.0
         for col in range(k):
             acc += factor[j, col] * z[col]
-        u[corr_index[j]] = ndtr(acc)  # noqa: F821
+        u[corr_index[j]] = clamp_unit(ndtr(acc))  # noqa: F821
+
+
+@kernel
+def clamp_unit(u):
+    """Keep a copula uniform inside the generator's range [2⁻⁵⁴, 1 − 2⁻⁵³].
+
+    Φ(y) rounds to 0 or 1 for |y| beyond ~8.3 (upper) and ~38 (lower), which would send
+    an unbounded inverse CDF to ±inf; the direct draws never leave this range.
+    """
+    if u < COPULA_U_MIN:
+        return COPULA_U_MIN
+    if u > COPULA_U_MAX:
+        return COPULA_U_MAX
+    return u
 
 
 @kernel

@@ -1,4 +1,5 @@
-"""Compute backends, dispatched by registry: ``numba`` (CPU kernels) and ``numpy`` (reference).
+"""Compute backends, dispatched by registry: ``numba`` (CPU kernels), ``cuda`` (GPU kernels)
+and ``numpy`` (reference).
 
 A backend turns a slab of scenario indices into sampled inputs and model outputs::
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from engine.layout import Layout
 
-__all__ = ["Backend", "BACKENDS", "get_backend", "register"]
+__all__ = ["Backend", "BACKENDS", "BackendUnavailable", "get_backend", "register", "cuda_unavailable_reason"]
 
 
 class Backend(Protocol):
@@ -105,3 +106,138 @@ class NumpyBackend:
         res = project(x, layout.n_regions, layout.n_years, dtype=out["electricity"].dtype)
         for name, values in res.items():
             out[name][...] = values
+
+
+def cuda_unavailable_reason() -> str | None:
+    """Why numba.cuda cannot run kernels here, or ``None`` if it can (a GPU, or the simulator).
+
+    Never raises; initialises the CUDA driver (not a context) on the first call.
+    """
+    import numba
+
+    if numba.config.ENABLE_CUDASIM:
+        return None
+    try:
+        from numba import cuda
+    except Exception as exc:  # noqa: BLE001 - a broken numba.cuda install is a reason too
+        return f"numba.cuda cannot be imported: {exc}"
+    try:
+        if cuda.is_available():
+            if len(cuda.gpus) == 0:
+                return "the CUDA driver reports no GPU"
+            return None
+    except Exception as exc:  # noqa: BLE001
+        return f"CUDA initialisation failed: {str(exc).strip().splitlines()[0]}"
+    try:
+        from numba.cuda.cudadrv import driver as _drv
+
+        err = getattr(_drv.driver, "initialization_error", None)
+    except Exception:  # noqa: BLE001
+        err = None
+    if err:
+        first = next((ln.strip() for ln in str(err).splitlines() if ln.strip()), str(err))
+        return f"numba found no usable CUDA driver: {first.rstrip('.:')}"
+    return "the CUDA driver works but NVVM (libnvvm, CUDA's compiler library) was not found; install the CUDA toolkit"
+
+
+@register("cuda")
+class CudaBackend:
+    """numba.cuda kernels on the GPU: the same @kernel arithmetic as ``numba``, one thread per
+    scenario (grid-stride).  Uniforms are bit-identical to the CPU's; outputs agree to ~1e-15.
+
+    Raises :class:`BackendUnavailable` when there is neither a GPU nor numba's CUDA simulator
+    (``NUMBA_ENABLE_CUDASIM=1``, set before numba is imported).
+    """
+
+    def __init__(self):
+        reason = cuda_unavailable_reason()
+        if reason is not None:
+            raise BackendUnavailable(
+                f"no CUDA device is available ({reason}); use --backend numba for the CPU kernels, "
+                "or set NUMBA_ENABLE_CUDASIM=1 to run the CUDA kernels in numba's (slow) simulator"
+            )
+        from numba import cuda
+
+        from kernels import cuda as kc
+
+        self._cuda = cuda
+        self._kc = kc
+        self._layout = None
+        self._dev_layout = None
+        self._buffers: dict = {}
+
+    def device_layout(self, layout):
+        """The layout's kernel arrays on the device (uploaded once per layout)."""
+        if self._layout is not layout:
+            self._kc.check_limits(layout.n_years, int(layout.corr_index.shape[0]))
+            to = self._cuda.to_device
+            self._dev_layout = (
+                to(np.ascontiguousarray(layout.kinds, dtype=np.int64)),
+                to(np.ascontiguousarray(layout.params, dtype=np.float64)),
+                to(np.ascontiguousarray(layout.corr_index, dtype=np.int64)),
+                to(np.ascontiguousarray(layout.corr_factor, dtype=np.float64)),
+            )
+            self._layout = layout
+        return self._dev_layout
+
+    def buffer(self, name, shape, dtype):
+        """A device array reused across chunks of the same shape (no allocation per chunk)."""
+        key = (name, tuple(shape), np.dtype(dtype).str)
+        buf = self._buffers.get(key)
+        if buf is None:
+            for k in [k for k in self._buffers if k[0] == name]:
+                del self._buffers[k]
+            buf = self._buffers[key] = self._cuda.device_array(shape, dtype=dtype)
+        return buf
+
+    def sample_device(self, layout, seed, start, count):
+        """Sample into a device array [count, n_inputs] and return it (no copy to the host).
+
+        The array is a buffer reused by the next call: consume it first.
+        """
+        kinds, params, corr_index, factor = self.device_layout(layout)
+        x = self.buffer("inputs", (count, layout.n_inputs), np.float64)
+        blocks, threads = self._kc.launch_config(count)
+        self._kc.sample_kernel[blocks, threads](np.uint64(seed), np.int64(start), kinds, params, corr_index, factor, x)
+        return x
+
+    def project_device(self, layout, x, dtype):
+        """Evaluate the model on the device rows ``x``; returns the device output arrays
+        (buffers reused by the next call, like :meth:`sample_device`'s)."""
+        from kernels.model import N_COMPONENTS
+
+        count = x.shape[0]
+        self._kc.check_limits(layout.n_years, int(layout.corr_index.shape[0]))
+        y, r, c = layout.n_years, layout.n_regions, N_COMPONENTS
+        shapes = {
+            "electricity": (count, y, r, c),
+            "carbon": (count, y, r, c),
+            "water": (count, y, r, c, 2),
+            "installed_accelerators": (count, y, r),
+        }
+        dev = {name: self.buffer(name, shape, dtype) for name, shape in shapes.items()}
+        blocks, threads = self._kc.launch_config(count)
+        self._kc.project_kernel[blocks, threads](
+            x,
+            layout.n_regions,
+            layout.n_years,
+            dev["electricity"],
+            dev["carbon"],
+            dev["water"],
+            dev["installed_accelerators"],
+        )
+        return dev
+
+    def sample(self, layout, seed, start, count):
+        return self.sample_device(layout, seed, start, count).copy_to_host()
+
+    def project(self, layout, x, out):
+        x_dev = self.buffer("project_x", x.shape, np.float64)
+        x_dev.copy_to_device(np.ascontiguousarray(x, dtype=np.float64))
+        dev = self.project_device(layout, x_dev, out["electricity"].dtype)
+        for name, d in dev.items():
+            target = out[name]
+            if target.flags.c_contiguous and target.dtype == d.dtype:
+                d.copy_to_host(target)
+            else:
+                target[...] = d.copy_to_host()

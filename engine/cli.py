@@ -69,7 +69,7 @@ def main():
 @click.option("--scenarios", "-n", type=_Scenarios(), default="100000", show_default=True, help="Number of Monte Carlo scenarios (1e6 notation accepted).")
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=None, help="RNG seed; default: the config's seed.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Output netCDF file; default: runs/<config name>.nc.")
-@click.option("--backend", type=click.Choice(["numba", "numpy"]), default="numba", show_default=True, help="numba: compiled kernels; numpy: the plain reference implementation (slow).")
+@click.option("--backend", type=click.Choice(["numba", "cuda", "numpy"]), default="numba", show_default=True, help="numba: compiled CPU kernels; cuda: the same kernels on an NVIDIA GPU (numba.cuda); numpy: the plain reference implementation (slow).")
 @click.option("--chunk-size", type=click.IntRange(1), default=None, help="Scenarios per chunk (memory); results do not depend on it.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True, help="Storage type of the outputs (arithmetic is float64).")
 @click.option("--compression", type=click.Choice(["blosc_lz4", "zstd", "zlib", "none"]), default="blosc_lz4", show_default=True, help="netCDF compression filter; zlib is readable by every netCDF tool but ~8x slower to write.")

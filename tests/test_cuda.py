@@ -1,0 +1,125 @@
+"""The CUDA backend in the default test run, without a GPU.
+
+* The kernels run under numba's CUDA simulator in a subprocess (the simulator must be on
+  before numba is imported, so it cannot share this process): ``tests/test_cuda_sim.py``.
+* Compiled for a real target: the kernels are lowered to PTX for sm_90 (H100) and assembled
+  with ``ptxas`` when the CUDA toolkit's NVVM is installed, which the simulator cannot check
+  (it runs the kernels as Python and never types them).
+* Without a GPU and without the simulator, the backend and the CLI say so clearly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from engine.backends import BackendUnavailable, cuda_unavailable_reason, get_backend
+from tests.conftest import DEFAULT_CONFIG, ROOT
+
+HAS_GPU = cuda_unavailable_reason() is None
+
+
+def _env(**extra):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env.update(extra)
+    return env
+
+
+def test_cuda_kernels_under_the_simulator():
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_cuda_sim.py"],
+        cwd=ROOT,
+        env=_env(NUMBA_ENABLE_CUDASIM="1"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-3000:]
+    assert " passed" in res.stdout and "skipped" not in res.stdout.splitlines()[-1], res.stdout[-2000:]
+
+
+@pytest.mark.skipif(HAS_GPU, reason="a CUDA device is present")
+def test_get_backend_cuda_says_no_device_is_available():
+    with pytest.raises(BackendUnavailable, match=r"^no CUDA device is available \(.+\); use --backend numba") as exc:
+        get_backend("cuda")
+    assert "NUMBA_ENABLE_CUDASIM=1" in str(exc.value)
+
+
+@pytest.mark.skipif(HAS_GPU, reason="a CUDA device is present")
+def test_cli_backend_cuda_says_no_device_is_available(tmp_path):
+    out = tmp_path / "x.nc"
+    res = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "run", str(DEFAULT_CONFIG), "-n", "10", "--backend", "cuda", "-o", str(out), "--no-progress"],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.startswith("dcproj: error: no CUDA device is available ("), res.stderr
+    assert "Traceback" not in res.stderr
+    assert not out.exists()
+
+
+# Compiling device functions asks numba for the current device's compute capability;
+# without a GPU the check below answers sm_90 itself.  Only PTX is produced: nothing runs.
+_PTX_SCRIPT = textwrap.dedent(
+    """
+    import json, subprocess, sys, tempfile, types
+    import numba.cuda.dispatcher as disp
+    disp.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
+    from numba import cuda, types as t
+    from kernels import cuda as kc
+    a = lambda dt, nd: t.Array(dt, nd, "C")
+    f8, f4, i8 = t.float64, t.float32, t.int64
+    sigs = {
+        "uniforms_kernel": (t.uint64, i8, a(f8, 2)),
+        "sample_kernel": (t.uint64, i8, a(i8, 1), a(f8, 2), a(i8, 1), a(f8, 2), a(f8, 2)),
+        "project_kernel": (a(f8, 2), i8, i8, a(f4, 4), a(f4, 4), a(f4, 5), a(f4, 3)),
+        "sample_project_kernel": (t.uint64, i8, a(i8, 1), a(f8, 2), a(i8, 1), a(f8, 2), i8, i8, a(f8, 2), a(f8, 4), a(f8, 4), a(f8, 5), a(f8, 3)),
+        "fill_kernel": (a(f4, 1), f4),
+    }
+    report = {}
+    for name, sig in sigs.items():
+        ptx, _ = cuda.compile_ptx(getattr(kc, name).py_func, sig, cc=(9, 0))
+        with tempfile.NamedTemporaryFile("w", suffix=".ptx") as f:
+            f.write(ptx)
+            f.flush()
+            res = subprocess.run([sys.argv[1], "-arch=sm_90", "-v", f.name, "-o", "/dev/null"], capture_output=True, text=True)
+        info = [ln.split(":", 1)[-1].strip() for ln in res.stderr.splitlines() if "registers" in ln or "spill" in ln]
+        report[name] = {"ptx_bytes": len(ptx), "ptxas_rc": res.returncode, "ptxas": info or res.stderr[-2000:]}
+    print(json.dumps(report))
+    """
+)
+
+
+def _ptxas():
+    for cand in (shutil.which("ptxas"), "/usr/local/cuda/bin/ptxas"):
+        if cand and os.path.exists(cand):
+            return cand
+    return None
+
+
+@pytest.mark.skipif(_ptxas() is None, reason="no CUDA toolkit (ptxas) on this machine")
+def test_kernels_compile_for_sm90_and_assemble():
+    """Types and lowers every kernel for the real CUDA target (the simulator does neither)."""
+    import json
+
+    from numba.cuda.cudadrv import nvvm
+
+    try:
+        nvvm.NVVM()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"NVVM (libnvvm) not found: {exc}")
+    res = subprocess.run([sys.executable, "-c", _PTX_SCRIPT, _ptxas()], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-4000:]
+    report = json.loads(res.stdout.strip().splitlines()[-1])
+    for name, r in report.items():
+        assert r["ptxas_rc"] == 0, (name, r)
+        assert any("registers" in ln for ln in r["ptxas"]), (name, r)

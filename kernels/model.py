@@ -202,14 +202,15 @@ def in_service_fraction(age, scale, shape):
 
 
 @kernel
-def preexisting_in_service(stock, mean_age, years_since_base, scale, shape):
+def preexisting_in_service(stock, survival_at_start, mean_age, years_since_base, scale, shape):
     """Year-average count [M] of the accelerators already installed at the start of BASE_YEAR.
 
     ``stock`` [M] were in service on 1 January of BASE_YEAR at mean age ``mean_age`` [yr];
-    they retire along the same Weibull curve, conditioned on having survived to ``mean_age``.
+    they retire along the same Weibull curve, conditioned on having survived to ``mean_age``
+    (``survival_at_start`` = R(mean_age), computed once per scenario).
     """
     age = mean_age + years_since_base + 0.5
-    return stock * weibull_survival(age, scale, shape) / weibull_survival(mean_age, scale, shape)
+    return stock * weibull_survival(age, scale, shape) / survival_at_start
 
 
 # --------------------------------------------------------------------------- power
@@ -255,25 +256,26 @@ def accelerator_energy(units_watts, server_overhead, utilisation):
 
 # --------------------------------------------------------------------------- conventional IT, PUE
 @kernel
-def compound(value0, rate, years):
-    """``value0`` grown at ``rate`` [1/yr] for ``years`` [yr]: v0·(1 + r)^t."""
-    return value0 * (1.0 + rate) ** years
+def next_factor(factor, rate):
+    """Compound-growth factor one year on [-]: f·(1 + rate); (1 + r)^t after t steps from 1.
 
-
-@kernel
-def remaining_fraction(rate, years):
-    """Fraction (1 − rate)^years [-] left after ``years`` of decline at ``rate`` [1/yr]."""
-    return (1.0 - rate) ** years
+    The model advances every growth path (conventional IT, crypto, PUE gap, carbon
+    intensity) year by year with this product instead of calling ``pow`` per year.
+    """
+    return factor * (1.0 + rate)
 
 
 @kernel
 def pue_path(pue_base, pue_floor, gap_left):
     """Fleet PUE [-]: floor + (PUE_base − floor)·gap_left, never below 1.
 
-    ``gap_left`` = :func:`remaining_fraction` (convergence rate, years since the base year).
+    ``gap_left`` [-] = (1 − convergence)^years, the share of the base-year gap to the floor
+    still open (see :func:`next_factor`).
     """
     pue = pue_floor + (pue_base - pue_floor) * gap_left
-    return max(pue, 1.0)
+    if pue < 1.0:
+        return 1.0
+    return pue
 
 
 @kernel
@@ -283,22 +285,24 @@ def conventional_it_base(total, crypto, accelerated_with_overhead, pue_weight):
     total = crypto + accelerated (incl. its overhead) + Σ_r PUE_r·w_r·C, solved for C;
     ``pue_weight`` = Σ_r PUE_r·w_r with conventional shares w_r.  Clipped at 0.
     """
-    return max(total - crypto - accelerated_with_overhead, 0.0) / pue_weight
+    residual = total - crypto - accelerated_with_overhead
+    if residual < 0.0:
+        return 0.0
+    return residual / pue_weight
 
 
 @kernel
-def crypto_energy(crypto_2022, growth_to_2026, growth_after, year):
-    """Crypto-mining electricity [TWh] in ``year``: two compound-growth phases split at 2026."""
+def crypto_growth(growth_to_2026, growth_after, year):
+    """Growth rate [1/yr] of crypto-mining electricity into ``year``: two phases split at 2026."""
     if year <= CRYPTO_BREAK_YEAR:
-        return compound(crypto_2022, growth_to_2026, year - BASE_YEAR)
-    at_break = compound(crypto_2022, growth_to_2026, CRYPTO_BREAK_YEAR - BASE_YEAR)
-    return compound(at_break, growth_after, year - CRYPTO_BREAK_YEAR)
+        return growth_to_2026
+    return growth_after
 
 
 # --------------------------------------------------------------------------- carbon, water
 @kernel
 def carbon_intensity(ci_base, left):
-    """Grid carbon intensity [g CO2/kWh]: base-year intensity × ``left`` = :func:`remaining_fraction`."""
+    """Grid carbon intensity [g CO2/kWh]: base-year intensity × ``left`` = (1 − decline)^years."""
     return ci_base * left
 
 
@@ -394,11 +398,25 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
     crypto_sum = regional_weight_sum(x, R_CRYPTO_SHARE, n_regions)
     base_r = N_GLOBAL
     server_frac = 1.0 - x[I_STORAGE_SH] - x[I_NETWORK_SH]
+    pre_start = weibull_survival(x[I_PRE_AGE], scale, shape)
     conventional = 0.0
+    crypto = x[I_CRYPTO_2022]
+    f_srv = 1.0  # (1 + g)^t growth factors and (1 - r)^t decline factors, advanced yearly
+    f_sto = 1.0
+    f_net = 1.0
+    pue_left = 1.0
+    ci_left = 1.0
     for i in range(n_years):
         year = BASE_YEAR + i
         dt = float(i)
-        pre = preexisting_in_service(x[I_PRE_STOCK], x[I_PRE_AGE], dt, scale, shape)
+        if i > 0:
+            crypto = crypto * (1.0 + crypto_growth(x[I_CRYPTO_G1], x[I_CRYPTO_G2], year))
+            f_srv = next_factor(f_srv, x[I_G_SRV])
+            f_sto = next_factor(f_sto, x[I_G_STO])
+            f_net = next_factor(f_net, x[I_G_NET])
+            pue_left = next_factor(pue_left, -x[I_PUE_CONV])
+            ci_left = next_factor(ci_left, -x[I_CI_DECLINE])
+        pre = preexisting_in_service(x[I_PRE_STOCK], pre_start, x[I_PRE_AGE], dt, scale, shape)
         old_uw, new_uw, units = fleet_units_watts(i, ship, power, survive, pre, x[I_PRE_POWER])
         util = mean_utilisation(inference_share(year, x[I_SINF23], x[I_SINF30]), x[I_UINF], x[I_UTRAIN])
         e_old = accelerator_energy(old_uw, x[I_KSRV], util)
@@ -412,12 +430,9 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
                 acc_total += share * (pue_r * e_old + x[I_PUE_AI] * e_new)
                 pue_weight += pue_r * x[base_r + R_CONV_SHARE * n_regions + r] / conv_sum
             conventional = conventional_it_base(x[I_TOTAL_2022], x[I_CRYPTO_2022], acc_total, pue_weight)
-        crypto = crypto_energy(x[I_CRYPTO_2022], x[I_CRYPTO_G1], x[I_CRYPTO_G2], year)
-        pue_left = remaining_fraction(x[I_PUE_CONV], dt)
-        ci_left = remaining_fraction(x[I_CI_DECLINE], dt)
-        servers = compound(conventional * server_frac, x[I_G_SRV], dt)
-        storage = compound(conventional * x[I_STORAGE_SH], x[I_G_STO], dt)
-        network = compound(conventional * x[I_NETWORK_SH], x[I_G_NET], dt)
+        servers = conventional * server_frac * f_srv
+        storage = conventional * x[I_STORAGE_SH] * f_sto
+        network = conventional * x[I_NETWORK_SH] * f_net
         for r in range(n_regions):
             acc_share = x[base_r + R_ACC_SHARE * n_regions + r] / acc_sum
             conv_share = x[base_r + R_CONV_SHARE * n_regions + r] / conv_sum

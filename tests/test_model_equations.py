@@ -47,7 +47,7 @@ def test_survival_and_in_service_fraction(k):
 
 def test_preexisting_stock_conditional_survival(k):
     # exponential lives (shape 1) are memoryless: the stock decays as exp(-(t + 0.5)/scale)
-    got = k.preexisting_in_service(4.0, 1.5, 2.0, 3.0, 1.0)
+    got = k.preexisting_in_service(4.0, k.weibull_survival(1.5, 3.0, 1.0), 1.5, 2.0, 3.0, 1.0)
     assert got == pytest.approx(4.0 * math.exp(-2.5 / 3.0), rel=1e-14)
 
 
@@ -73,10 +73,11 @@ def test_accelerator_energy_units(k):
 
 
 def test_pue_path_converges_to_floor_and_never_below_one(k):
-    assert k.remaining_fraction(0.1, 2.0) == pytest.approx(0.81, rel=1e-15)
-    assert k.pue_path(1.6, 1.2, k.remaining_fraction(0.1, 0.0)) == pytest.approx(1.6, rel=1e-15)
-    assert k.pue_path(1.6, 1.2, k.remaining_fraction(0.1, 2.0)) == pytest.approx(1.2 + 0.4 * 0.81, rel=1e-14)
-    assert k.pue_path(1.05, 0.9, k.remaining_fraction(0.5, 3.0)) == 1.0
+    gap_left = k.next_factor(k.next_factor(1.0, -0.1), -0.1)
+    assert gap_left == pytest.approx(0.81, rel=1e-15)
+    assert k.pue_path(1.6, 1.2, 1.0) == pytest.approx(1.6, rel=1e-15)
+    assert k.pue_path(1.6, 1.2, gap_left) == pytest.approx(1.2 + 0.4 * 0.81, rel=1e-14)
+    assert k.pue_path(1.05, 0.9, 0.125) == 1.0
 
 
 def test_conventional_residual_reproduces_anchor(k):
@@ -86,13 +87,24 @@ def test_conventional_residual_reproduces_anchor(k):
 
 
 def test_crypto_two_phase_growth(k):
-    assert k.crypto_energy(110.0, 0.1, -0.05, 2022) == 110.0
-    assert k.crypto_energy(110.0, 0.1, -0.05, 2026) == pytest.approx(110.0 * 1.1**4, rel=1e-14)
-    assert k.crypto_energy(110.0, 0.1, -0.05, 2028) == pytest.approx(110.0 * 1.1**4 * 0.95**2, rel=1e-14)
+    assert k.crypto_growth(0.1, -0.05, 2023) == 0.1
+    assert k.crypto_growth(0.1, -0.05, 2026) == 0.1
+    assert k.crypto_growth(0.1, -0.05, 2027) == -0.05
+    level = 110.0
+    for year in range(2023, 2029):
+        level *= 1.0 + k.crypto_growth(0.1, -0.05, year)
+    assert level == pytest.approx(110.0 * 1.1**4 * 0.95**2, rel=1e-14)
+
+
+def test_next_factor_is_compound_growth(k):
+    f = 1.0
+    for _ in range(12):
+        f = k.next_factor(f, 0.07)
+    assert f == pytest.approx(1.07**12, rel=1e-14)
 
 
 def test_carbon_and_water_unit_conversions(k):
     # 100 TWh at 436 g/kWh = 43.6 Mt CO2; 100 TWh at 2 L/kWh = 200 GL
     assert k.carbon_mt(100.0, 436.0) == pytest.approx(43.6, rel=1e-15)
-    assert k.carbon_intensity(436.0, k.remaining_fraction(0.02, 2.0)) == pytest.approx(436.0 * 0.98**2, rel=1e-15)
+    assert k.carbon_intensity(436.0, 0.98**2) == pytest.approx(436.0 * 0.98**2, rel=1e-15)
     assert k.water_gl(100.0, 2.0) == 200.0

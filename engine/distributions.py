@@ -263,7 +263,7 @@ BETA_TABLE_LOGIT = 30.0  # table covers logit(u) in [-30, 30], i.e. u in [9.4e-1
 def beta_quantile_table(alpha: float, beta: float, nodes: int = BETA_TABLE_NODES) -> FloatArray | None:
     """Tail of a kernel row that lets ``kernels.distributions.ppf_beta`` interpolate.
 
-    Returns ``[n, t0, 1/h, x_0..x_{n-1}, h*dx/dt_0..h*dx/dt_{n-1}]`` for nodes equally spaced
+    Returns ``[n, t0, 1/h, x_0, h*dx/dt_0, x_1, h*dx/dt_1, ...]`` (interleaved) for nodes equally spaced
     in t = logit(u) over [-30, 30], with x = I^-1_u(alpha, beta) from scipy and
     dx/dt = u(1-u)/pdf(x).  Only for alpha, beta >= 1 (where x(t) is smooth enough for
     cubic Hermite interpolation to reach ~1e-10 relative error); ``None`` otherwise.
@@ -281,7 +281,7 @@ def beta_quantile_table(alpha: float, beta: float, nodes: int = BETA_TABLE_NODES
         x = np.clip(x - resid * np.exp(-logpdf), 0.0, 1.0)
     logpdf = stats.beta.logpdf(x, alpha, beta)
     dxdt = np.exp(np.log(u) + np.log(v) - logpdf)
-    return np.concatenate([[nodes, t[0], 1.0 / h], x, h * dxdt]).astype(np.float64)
+    return np.concatenate([[nodes, t[0], 1.0 / h], np.column_stack([x, h * dxdt]).ravel()]).astype(np.float64)
 
 
 # ------------------------------------------------------------------------ models

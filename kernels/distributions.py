@@ -106,8 +106,8 @@ def _beta_table_lookup(params, u):
 
     The table (see :func:`engine.distributions.beta_quantile_table`) holds ``n = params[5]``
     nodes equally spaced in t = logit(u) from ``params[6]`` with inverse spacing
-    ``params[7]``: the quantiles x_k in ``params[8:8+n]`` and h·dx/dt in
-    ``params[8+n:8+2n]``.  Between nodes x is the cubic Hermite interpolant in t, whose
+    ``params[7]``, interleaved from ``params[8]`` on: x_k at ``8 + 2k``, h·dx/dt at
+    ``9 + 2k`` (one cache line per lookup).  Between nodes x is the cubic Hermite interpolant in t, whose
     relative error is below ~1e-10 for alpha, beta >= 1 (tests/test_distributions.py).
     """
     n = int(params[5])
@@ -118,13 +118,12 @@ def _beta_table_lookup(params, u):
     f = s - k
     f2 = f * f
     f3 = f2 * f
-    i = 8 + k
-    j = 8 + n + k
+    i = 8 + 2 * k
     return (
         (2.0 * f3 - 3.0 * f2 + 1.0) * params[i]
-        + (f3 - 2.0 * f2 + f) * params[j]
-        + (3.0 * f2 - 2.0 * f3) * params[i + 1]
-        + (f3 - f2) * params[j + 1]
+        + (f3 - 2.0 * f2 + f) * params[i + 1]
+        + (3.0 * f2 - 2.0 * f3) * params[i + 2]
+        + (f3 - f2) * params[i + 3]
     )
 
 

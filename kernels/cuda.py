@@ -59,6 +59,7 @@ MAX_CORR = 64
 THREADS_PER_BLOCK = 32 if bool(numba.config.ENABLE_CUDASIM) else 128
 #: Most blocks of one launch; the grid-stride loops cover larger counts.
 MAX_BLOCKS = 65_535
+_SIM_MAX_BLOCKS = 4
 #: True when numba runs the kernels in its CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
 SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
 
@@ -86,8 +87,14 @@ def check_limits(n_years: int, n_corr: int) -> None:
 
 
 def launch_config(count: int, threads: int = THREADS_PER_BLOCK) -> tuple[int, int]:
-    """``(blocks, threads)`` for a grid-stride launch over ``count`` items."""
-    blocks = max(1, min(MAX_BLOCKS, (count + threads - 1) // threads))
+    """``(blocks, threads)`` for a grid-stride launch over ``count`` items.
+
+    In the simulator (one Python thread per CUDA thread) the grid is kept to a few warps;
+    the grid-stride loops cover the rest.
+    """
+    if SIMULATOR:
+        threads = min(threads, THREADS_PER_BLOCK)
+    blocks = max(1, min(_SIM_MAX_BLOCKS if SIMULATOR else MAX_BLOCKS, (count + threads - 1) // threads))
     return blocks, threads
 
 

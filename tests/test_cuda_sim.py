@@ -147,3 +147,26 @@ def test_device_info_names_the_device():
     info = kc.device_info()
     assert info["name"]
     assert info["numba"]
+
+
+def test_gpu_benchmark_runs_and_reports(layout, tmp_path):
+    """The GPU part of ``python -m benchmarks`` on a few scenarios (here: in the simulator)."""
+    from benchmarks import gpu, report
+
+    be = get_backend("cuda")
+    comp = gpu.compile_times(be, layout)
+    check = gpu.check_against_cpu(be, layout, n=16)
+    assert check["uniforms_bit_identical"] and check["agree_rtol_1e-6"], check
+    r = gpu.bench_size(be, layout, 40, 32, transfer_max=40)
+    for key in ("sample_s", "model_s", "fused_s", "bandwidth_floor_s", "transfer_s"):
+        assert r[key] > 0, key
+    assert r["cube_bytes"] == 40 * 6144
+    result = {"created": "now", "command": "test", "config": "default", "years": layout.n_years, "regions": layout.n_regions,
+              "inputs": layout.n_inputs, "machine": {"cpu": "x", "cores": 1, "numba_threads": 1, "python": "3", "numba": "0", "numpy": "2"},
+              "sizes": [{"scenarios": 40, "scenario_years_per_s": 1.0, "sample_s": 1.0, "model_s": 1.0, "reduction_s": 0.1,
+                         "memory_floor_s": 0.1, "compute_vs_memory_floor": 20.0, "peak_rss_mib": 1.0}],
+              "gpu": {"device": gpu.device_info(), "compile": comp, "check": check, "sizes": [r]}}
+    report.ratios(result)
+    assert r["speedup_vs_cpu_all_cores"] > 0
+    md = report.markdown(result)
+    assert "## GPU" in md and "uniforms bit-identical: True" in md

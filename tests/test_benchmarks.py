@@ -1,0 +1,31 @@
+"""The benchmark suite's CPU part runs end to end on tiny sizes and writes JSON + markdown.
+
+(The GPU part is exercised under the CUDA simulator in tests/test_cuda_sim.py.)
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def test_cpu_suite_writes_json_and_markdown(tmp_path):
+    from benchmarks.__main__ import main
+
+    out = tmp_path / "bench"
+    args = ["--sizes", "300", "2000", "--chunk", "1000", "--numpy-max", "300", "--write-max", "2000", "--tmpdir", str(tmp_path),
+            "--threads", "1", "2", "--threads-size", "1000", "--summary-size", "200", "--no-compile", "--gpu", "off", "--out", str(out)]
+    result = main(args)
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert [r["scenarios"] for r in data["sizes"]] == [300, 2000]
+    small, big = data["sizes"]
+    for key in ("sample_s", "model_s", "reduction_s", "write_s", "memory_floor_s", "numpy_s"):
+        assert small[key] > 0, key
+    assert "numpy_s" not in big and big["chunk"] == 1000
+    assert big["cube_bytes"] == 2000 * 6144
+    assert 300 < small["check_mean_total_last_year_twh"] < 1e5  # the reduction saw real totals
+    assert [r["threads"] for r in data["threads"]] == [1, 2]
+    assert data["first_calls"]["total_s"] >= 0 and "gpu" not in data
+    md = out.with_suffix(".md").read_text()
+    assert "## CPU: throughput against scenario count" in md and "## CPU: thread scaling" in md
+    assert result["machine"]["cores"] >= 1
+    assert not list(tmp_path.glob("*.nc"))  # the write phase cleans up

@@ -19,6 +19,8 @@ Kinds are found through the :data:`KINDS` registry (kind name -> model class) an
 
 from __future__ import annotations
 
+import functools
+
 import math
 from collections.abc import Callable
 from typing import Annotated, Literal
@@ -260,6 +262,7 @@ BETA_TABLE_NODES = 4096
 BETA_TABLE_LOGIT = 30.0  # table covers logit(u) in [-30, 30], i.e. u in [9.4e-14, 1 - 9.4e-14]
 
 
+@functools.lru_cache(maxsize=256)
 def beta_quantile_table(alpha: float, beta: float, nodes: int = BETA_TABLE_NODES) -> FloatArray | None:
     """Tail of a kernel row that lets ``kernels.distributions.ppf_beta`` interpolate.
 
@@ -274,14 +277,21 @@ def beta_quantile_table(alpha: float, beta: float, nodes: int = BETA_TABLE_NODES
     h = t[1] - t[0]
     u = special.expit(t)
     v = special.expit(-t)  # 1 - u, exact
-    x = np.where(t < 0, special.betaincinv(alpha, beta, u), special.betainccinv(alpha, beta, v))
+    lower = t < 0
+    x = np.empty_like(t)
+    x[lower] = special.betaincinv(alpha, beta, u[lower])
+    x[~lower] = special.betainccinv(alpha, beta, v[~lower])
     for _ in range(3):  # Newton polish: scipy's inverse loses digits deep in the tails
         logpdf = stats.beta.logpdf(x, alpha, beta)
-        resid = np.where(t < 0, special.betainc(alpha, beta, x) - u, v - special.betaincc(alpha, beta, x))
+        resid = np.empty_like(t)
+        resid[lower] = special.betainc(alpha, beta, x[lower]) - u[lower]
+        resid[~lower] = v[~lower] - special.betaincc(alpha, beta, x[~lower])
         x = np.clip(x - resid * np.exp(-logpdf), 0.0, 1.0)
     logpdf = stats.beta.logpdf(x, alpha, beta)
     dxdt = np.exp(np.log(u) + np.log(v) - logpdf)
-    return np.concatenate([[nodes, t[0], 1.0 / h], np.column_stack([x, h * dxdt]).ravel()]).astype(np.float64)
+    table = np.concatenate([[nodes, t[0], 1.0 / h], np.column_stack([x, h * dxdt]).ravel()]).astype(np.float64)
+    table.flags.writeable = False  # cached: shared by every layout with these parameters
+    return table
 
 
 # ------------------------------------------------------------------------ models

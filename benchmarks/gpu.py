@@ -161,11 +161,11 @@ def bench_size(be, layout, n, chunk, *, seed=42, transfer_max=0, fused=True) -> 
         with clock("model"):
             dev = be.project_device(layout, x, np.float32)
         if transfer:
-            if pinned is None or pinned["inputs"].shape[0] != count:
-                pinned = {k: cuda.pinned_array(d.shape, dtype=d.dtype) for k, d in {**dev, "inputs": x}.items()}
+            if pinned is None:  # page-locked host buffers for a whole chunk, allocated once
+                pinned = {k: cuda.pinned_array((c, *d.shape[1:]), dtype=d.dtype) for k, d in {**dev, "inputs": x}.items()}
             with clock("transfer"):
                 for k, d in {**dev, "inputs": x}.items():
-                    d.copy_to_host(pinned[k])
+                    d.copy_to_host(pinned[k][:count])
         if fused:
             outs = [be.buffer(f"fused_{k}", d.shape, d.dtype) for k, d in dev.items()]
             xf = be.buffer("fused_inputs", x.shape, x.dtype)

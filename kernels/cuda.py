@@ -27,7 +27,6 @@ from __future__ import annotations
 import functools
 
 import numba
-import numpy as np
 from numba import cuda
 
 from kernels import _cuda_builtins, distributions, model, philox, sampling, special

@@ -43,6 +43,26 @@ def test_cuda_kernels_under_the_simulator():
     assert " passed" in res.stdout and "skipped" not in res.stdout.splitlines()[-1], res.stdout[-2000:]
 
 
+def test_cli_run_with_backend_cuda_under_the_simulator(tmp_path):
+    """``dcproj run --backend cuda`` end to end (simulator): the file records the backend."""
+    import xarray as xr
+
+    out = tmp_path / "gpu.nc"
+    res = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "run", str(DEFAULT_CONFIG), "-n", "12", "--seed", "5", "--backend", "cuda", "-o", str(out), "--no-progress"],
+        cwd=ROOT,
+        env=_env(NUMBA_ENABLE_CUDASIM="1"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    with xr.open_dataset(out) as ds:
+        assert ds.attrs["backend"] == "cuda"
+        assert ds.sizes["scenario"] == 12
+        assert float(ds.electricity.sel(year=2022).sum(["region", "component"]).mean()) > 300
+
+
 @pytest.mark.skipif(HAS_GPU, reason="a CUDA device is present")
 def test_get_backend_cuda_says_no_device_is_available():
     with pytest.raises(BackendUnavailable, match=r"^no CUDA device is available \(.+\); use --backend numba") as exc:

@@ -71,7 +71,7 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
-def run_cpu(args, config, layout, result):
+def run_cpu(args, config, layout, result, save=lambda: None):
     from benchmarks import cpu
 
     if not args.no_compile:
@@ -87,6 +87,7 @@ def run_cpu(args, config, layout, result):
                            write_max=args.write_max, tmpdir=args.tmpdir)
         _log(json.dumps(r))
         result["sizes"].append(r)
+        save()
     if args.threads_size:
         counts = args.threads or cpu.default_thread_counts()
         _log(f"cpu: thread scaling {counts} at {int(args.threads_size):,} scenarios")
@@ -95,7 +96,7 @@ def run_cpu(args, config, layout, result):
         result["xarray_summary"] = cpu.xarray_summary(config, int(args.summary_size))
 
 
-def run_gpu(args, layout, result):
+def run_gpu(args, layout, result, save=lambda: None):
     from benchmarks import gpu
     from engine.backends import get_backend
 
@@ -108,6 +109,7 @@ def run_gpu(args, layout, result):
     if args.check_size:
         result["gpu"]["check"] = gpu.check_against_cpu(be, layout, args.check_size)
         _log(f"gpu check: {json.dumps(result['gpu']['check'])}")
+    save()
     chunk = args.gpu_chunk or gpu.default_chunk(layout, info.get("memory_free_bytes"))
     result["gpu"]["sizes"] = []
     for n in [int(s) for s in args.gpu_sizes]:
@@ -115,6 +117,7 @@ def run_gpu(args, layout, result):
         r = gpu.bench_size(be, layout, n, chunk, seed=args.seed, transfer_max=args.transfer_max, fused=not args.no_fused)
         _log(json.dumps(r))
         result["gpu"]["sizes"].append(r)
+        save()
 
 
 def main(argv=None):
@@ -143,21 +146,33 @@ def main(argv=None):
         "inputs": layout.n_inputs,
         "machine": machine_info(),
     }
-    run_cpu(args, config, layout, result)
-    if use_gpu:
-        run_gpu(args, layout, result)
-    report.ratios(result)
     if args.out:
         out = Path(args.out)
+    elif numba.config.ENABLE_CUDASIM:  # simulator numbers mean nothing: keep them out of results/
+        import tempfile
+
+        out = Path(tempfile.gettempdir()) / "dcproj-bench-simulator"
     elif use_gpu:
-        out = HERE / "results" / f"gpu-{_slug(result['gpu']['device'].get('name', 'device'))}"
+        from kernels import cuda as kc
+
+        out = HERE / "results" / f"gpu-{_slug(kc.device_info().get('name', 'device'))}"
     else:
         out = HERE / "results" / f"cpu-{result['machine']['cores']}core"
-    table = report.markdown(result)
-    print(table)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(table)
+
+    def save(final=False):
+        """Write the JSON and the tables (also after every size: a run cut short keeps its results)."""
+        report.ratios(result)
+        result["complete"] = final
+        table = report.markdown(result)
+        out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+        out.with_suffix(".md").write_text(table)
+        return table
+
+    run_cpu(args, config, layout, result, save)
+    if use_gpu:
+        run_gpu(args, layout, result, save)
+    print(save(final=True))
     _log(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
     return result
 

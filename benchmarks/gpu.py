@@ -155,6 +155,8 @@ def bench_size(be, layout, n, chunk, *, seed=42, transfer_max=0, fused=True) -> 
     transfer = n <= transfer_max
     pinned = None
     t_floor = 0.0
+    # one untimed pass over the first chunk: device buffers of this chunk size allocated
+    be.project_device(layout, be.sample_device(layout, seed, 0, c), np.float32)
     for start, count in chunks(n, c):
         with clock("sample"):
             x = be.sample_device(layout, seed, start, count)

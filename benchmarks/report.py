@@ -42,6 +42,8 @@ def markdown(result: dict) -> str:
         f"{result['years']} scenario-years). Ratios to a floor: kernel time / time to write the same bytes.",
         "",
     ]
+    if result.get("complete") is False:
+        lines += ["**Incomplete**: the run was cut short; the tables hold the parts that finished.", ""]
     comp = result.get("compile")
     if comp:
         cold, warm = comp.get("cold", {}), comp.get("warm", {})

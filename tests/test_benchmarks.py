@@ -24,7 +24,7 @@ def test_cpu_suite_writes_json_and_markdown(tmp_path):
     assert big["cube_bytes"] == 2000 * 6144
     assert 300 < small["check_mean_total_last_year_twh"] < 1e5  # the reduction saw real totals
     assert [r["threads"] for r in data["threads"]] == [1, 2]
-    assert data["first_calls"]["total_s"] >= 0 and "gpu" not in data
+    assert data["first_calls"]["total_s"] >= 0 and "gpu" not in data and data["complete"] is True
     md = out.with_suffix(".md").read_text()
     assert "## CPU: throughput against scenario count" in md and "## CPU: thread scaling" in md
     assert result["machine"]["cores"] >= 1

@@ -3,6 +3,8 @@
 A cube is written to a hidden temporary file beside the destination and renamed over it
 only when complete (``os.replace`` is atomic on POSIX within one file system).  A failed or
 interrupted run removes its temporary file and never touches an existing destination.
+A resumable run (:mod:`engine.checkpoint`) names its own temporary file inside the sidecar
+directory, reopens it to continue, and :meth:`CubeWriter.detach` keeps it on interruption.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-__all__ = ["OutputError", "CubeWriter", "check_writable"]
+__all__ = ["OutputError", "CubeWriter", "check_writable", "write_dataset"]
 
 
 class OutputError(OSError):
@@ -64,13 +66,27 @@ class CubeWriter:
         plugins need ``"zlib"``.
     level
         Compression level.
+    tmp
+        The temporary file (default: a hidden ``.<name>.<random>.part`` beside ``path``).
+    reopen
+        Continue writing an existing ``tmp`` made with the same ``dims`` (a resumed run);
+        its attributes are replaced by ``attrs``.
     """
 
-    def __init__(self, path, dims: dict, coords: dict, variables: dict, attrs: dict, compression: str = "blosc_lz4", level: int = 1):
+    def __init__(self, path, dims: dict, coords: dict, variables: dict, attrs: dict, compression: str = "blosc_lz4", level: int = 1,
+                 *, tmp: str | Path | None = None, reopen: bool = False):
         if compression not in COMPRESSIONS:
             raise OutputError(f"compression {compression!r}: expected one of {list(COMPRESSIONS)}")
         self.path = check_writable(path)
-        self.tmp = self.path.parent / f".{self.path.name}.{uuid.uuid4().hex[:8]}.part"
+        self.tmp = Path(tmp) if tmp is not None else self.path.parent / f".{self.path.name}.{uuid.uuid4().hex[:8]}.part"
+        if reopen:
+            self._nc = netCDF4.Dataset(self.tmp, "a")
+            found = {name: len(d) for name, d in self._nc.dimensions.items()}
+            if found != dims or set(self._nc.variables) < set(variables):
+                self._nc.close()
+                raise OutputError(f"{self.tmp}: the partial cube does not match this run (dims {found}, expected {dims})")
+            self.set_attrs(attrs)
+            return
         self._nc = netCDF4.Dataset(self.tmp, "w", format="NETCDF4")
         try:
             self._define(dims, coords, variables, attrs, COMPRESSIONS[compression](level))
@@ -108,6 +124,16 @@ class CubeWriter:
     def set_attrs(self, attrs: dict) -> None:
         self._nc.setncatts(attrs)
 
+    def sync(self) -> None:
+        """Flush what was written so far to disk (before recording a chunk as finished)."""
+        self._nc.sync()
+
+    def detach(self) -> Path:
+        """Close the temporary file and keep it (an interrupted resumable run); returns its path."""
+        if self._nc.isopen():
+            self._nc.close()
+        return self.tmp
+
     def commit(self) -> Path:
         """Close and move the finished file into place."""
         self._nc.close()
@@ -131,3 +157,16 @@ class CubeWriter:
         else:
             self.abort()
         return False
+
+
+def write_dataset(ds, path: str | Path) -> Path:
+    """Write a small labelled Dataset (a summary) to netCDF4 atomically: temporary file, then rename."""
+    p = check_writable(path)
+    tmp = p.parent / f".{p.name}.{uuid.uuid4().hex[:8]}.part"
+    try:
+        ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4")
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return p

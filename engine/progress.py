@@ -15,12 +15,13 @@ LINE_EVERY = 10.0
 class Progress:
     """Report scenarios done out of ``total``; use as a context manager, call :meth:`advance`."""
 
-    def __init__(self, total: int, label: str = "scenarios", enabled: bool = True, stream=None):
+    def __init__(self, total: int, label: str = "scenarios", enabled: bool = True, stream=None, initial: int = 0):
         self.total = total
         self.label = label
         self.enabled = enabled
         self.stream = stream or sys.stderr
-        self.done = 0
+        self.done = initial  # already done (a resumed run); the rate counts only new work
+        self._initial = initial
         self._t0 = time.perf_counter()
         self._bar = None
         self._task = None
@@ -46,7 +47,7 @@ class Progress:
         self._task = self._bar.add_task(self.label, total=self.total, completed=self.done, rate="")
 
     def _rate(self, now: float) -> float:
-        return self.done / max(now - self._t0, 1e-9)
+        return (self.done - self._initial) / max(now - self._t0, 1e-9)
 
     def advance(self, n: int) -> None:
         self.done += n

@@ -1,0 +1,213 @@
+"""Streaming summaries: mergeable per-cell statistics, written once for every target.
+
+Target-independent kernel arithmetic (see :mod:`kernels._target`): the CPU driver
+(:mod:`kernels.cpu_summary`) runs :func:`accumulate_cell` for every summary cell in a
+``prange``; a GPU driver can run the same function with one thread per cell.
+
+Summary cells
+-------------
+A *cell* is one scalar per scenario: one element of an output variable (e.g. electricity of
+one year, region and component) or a sum of elements (a boundary total).  Cell ``k`` reads
+variable ``cell_var[k]`` (0 electricity, 1 carbon, 2 water, 3 installed accelerators; each
+passed as a 2-D ``[scenario, flat element]`` array) and sums the flat elements
+``term_idx[cell_ptr[k]:cell_ptr[k+1]]`` in that order (a fixed summation order, so every
+target gives the same float64 value).
+
+Statistics of a block of scenarios
+----------------------------------
+For one block (at most a few thousand consecutive scenarios) each cell gets
+
+* a histogram of its values in ``int64`` counts (exact, so partial histograms add up
+  in any order to the same result);
+* ``min`` and ``max`` (order-independent);
+* the block mean and the sum of squared deviations ``M2``, from sums shifted by the block's
+  first value (``Σ(x−K)``, ``Σ(x−K)²``, the "shifted data" algorithm): the host folds block
+  moments with :func:`moments_merge` (Chan et al. 1979) in block order, which makes the
+  moments independent of chunking and worker count;
+* exceedance counts ``#(x > threshold)`` for the thresholds attached to the cell;
+* the first scenario whose value is not finite.
+
+A block is processed in tiles of scenarios: :func:`gather_cells` (one call per group of ~16
+scenarios) writes the tile's cell values cell-major, then :func:`accumulate_cell` (one call
+per cell) folds them in scenario order, and :func:`block_moments` closes the block.  Long
+tiles matter: a cell's histogram spans a few thousand bins, and each visit to it should
+update many of them while its cache lines are loaded.
+
+Histogram bins
+--------------
+Bins follow the float64 representation: ``x = f·2^e`` with ``f`` in [1, 2); the bin is
+``e`` and the top :data:`HIST_SUB_BITS` bits of ``f``'s fraction, taken exactly with
+``math.frexp``.  Bins therefore are log-spaced with :data:`HIST_PER_OCTAVE` bins per
+octave; a bin's width is at most 2^-9 = 0.195 % of its lower edge, which bounds the
+relative error of a quantile read from the histogram (see ``engine.summaries``).  Bin 0
+holds values below ``2^HIST_EXP_LO`` (zero and negative values included); bin
+``HIST_BINS - 1`` holds values from ``2^HIST_EXP_HI`` up.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+from kernels._target import kernel
+
+HIST_SUB_BITS = 9  # fraction bits per bin: 512 bins per octave
+HIST_PER_OCTAVE = 512  # 2**HIST_SUB_BITS
+HIST_EXP_LO = -20  # [log2 units] values below 2^-20 (~9.5e-7) go to the bin "below"
+HIST_EXP_HI = 24  # [log2 units] values from 2^24 (~1.7e7) go to the bin "above"
+HIST_BINS = (HIST_EXP_HI - HIST_EXP_LO) * HIST_PER_OCTAVE + 2  # 22 530 bins per cell
+# the same bins from the IEEE-754 bits of x (as int64): sign | 11 exponent bits | 52 fraction bits
+HIST_LO_BITS = struct.unpack("<q", struct.pack("<d", 2.0**HIST_EXP_LO))[0]
+HIST_HI_BITS = struct.unpack("<q", struct.pack("<d", 2.0**HIST_EXP_HI))[0]
+HIST_BITS_SHIFT = 52 - HIST_SUB_BITS
+HIST_BITS_OFFSET = (1023 + HIST_EXP_LO) * HIST_PER_OCTAVE - 1
+
+VAR_ELECTRICITY = 0
+VAR_CARBON = 1
+VAR_WATER = 2
+VAR_ACCELERATORS = 3
+
+
+@kernel
+def hist_bin(x):
+    """Histogram bin of ``x`` [any unit]: 0 below 2^HIST_EXP_LO, HIST_BINS-1 from 2^HIST_EXP_HI."""
+    if not x >= 2.0**HIST_EXP_LO:
+        return 0
+    if x >= 2.0**HIST_EXP_HI:
+        return HIST_BINS - 1
+    f, e = math.frexp(x)  # x = f * 2^e, f in [0.5, 1): exact
+    sub = int((2.0 * f - 1.0) * HIST_PER_OCTAVE)  # top HIST_SUB_BITS bits of the fraction: exact
+    return 1 + (e - 1 - HIST_EXP_LO) * HIST_PER_OCTAVE + sub
+
+
+@kernel
+def hist_bin_bits(bits):
+    """:func:`hist_bin` from the float64's bits read as an int64 (no libm call: ~10x faster).
+
+    Negative values have the sign bit set, so their int64 is negative and below HIST_LO_BITS.
+    """
+    if bits < HIST_LO_BITS:
+        return 0
+    if bits >= HIST_HI_BITS:
+        return HIST_BINS - 1
+    return (bits >> HIST_BITS_SHIFT) - HIST_BITS_OFFSET
+
+
+@kernel
+def hist_lower_edge(b):
+    """Lower edge of bin ``b`` (1 .. HIST_BINS-2) [unit of the values]."""
+    j = b - 1
+    octave = j // HIST_PER_OCTAVE
+    sub = j - octave * HIST_PER_OCTAVE
+    return math.ldexp(1.0 + sub / HIST_PER_OCTAVE, HIST_EXP_LO + octave)
+
+
+@kernel
+def moments_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
+    """Merge two (count, mean, M2) triples (Chan, Golub & LeVeque 1979); returns the merged triple."""
+    if n_a == 0:
+        return n_b, mean_b, m2_b
+    if n_b == 0:
+        return n_a, mean_a, m2_a
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    mean = mean_a + delta * (n_b / n)
+    m2 = m2_a + m2_b + delta * delta * (n_a * (n_b / n))
+    return n, mean, m2
+
+
+@kernel
+def gather_cells(s0, n, col0, e, c, w, a, cell_var, cell_ptr, term_idx, tile):
+    """Write every cell's value for scenarios ``s0 .. s0+n-1`` (rows of ``e, c, w, a``) into
+    ``tile[:, col0 .. col0+n-1]``.
+
+    A cell's value is the sum of its flat elements in table order.  ``tile`` [cells, tile
+    width] is cell-major, so the accumulation then reads each cell's values contiguously
+    (a cache-blocked transpose of the scenario-major cube: ``n`` ≈ 16 rows are read while
+    a cache line or two per cell is written).  The loops are written out per variable on
+    purpose: a helper taking the arrays, or re-binding an array variable, costs numba
+    atomic reference-count updates per call, several times the cost of the sums.
+    """
+    for k in range(cell_var.shape[0]):
+        var = cell_var[k]
+        for j in range(n):
+            tile[k, col0 + j] = 0.0
+        # terms outer, scenarios inner: n independent sums in flight (the order per sum is the table's)
+        for t in range(cell_ptr[k], cell_ptr[k + 1]):
+            idx = term_idx[t]
+            if var == VAR_ELECTRICITY:
+                for j in range(n):
+                    tile[k, col0 + j] += e[s0 + j, idx]
+            elif var == VAR_CARBON:
+                for j in range(n):
+                    tile[k, col0 + j] += c[s0 + j, idx]
+            elif var == VAR_WATER:
+                for j in range(n):
+                    tile[k, col0 + j] += w[s0 + j, idx]
+            else:
+                for j in range(n):
+                    tile[k, col0 + j] += a[s0 + j, idx]
+
+
+@kernel
+def accumulate_cell(k, values, bits, first, thr_ptr, thr_value, hist, thr_count, shift, s1, s2, nvalid, vmin, vmax, bad):
+    """Accumulate the values of cell ``k`` for consecutive scenarios ``first, first+1, ...``.
+
+    ``values`` [n] are the cell's values in scenario order, ``bits`` the same memory viewed
+    as int64 (for :func:`hist_bin_bits`).  Running block state per cell:
+    ``shift[k]`` (the block's first value), ``s1[k] = Σ(x−K)``, ``s2[k] = Σ(x−K)²``,
+    ``nvalid[k]``; ``hist[k]`` [HIST_BINS] and the cell's exceedance counts are incremented;
+    ``vmin[k]``/``vmax[k]`` updated; ``bad[k]`` lowered to the first scenario whose value is
+    not finite (non-finite values are left out of every statistic).
+    """
+    t0 = thr_ptr[k]
+    t1 = thr_ptr[k + 1]
+    lo = vmin[k]
+    hi = vmax[k]
+    n = nvalid[k]
+    sh = shift[k]
+    a1 = s1[k]
+    a2 = s2[k]
+    for i in range(values.shape[0]):
+        v = values[i]
+        if not math.isfinite(v):
+            if first + i < bad[k]:
+                bad[k] = first + i
+            continue
+        if n == 0:
+            sh = v
+        d = v - sh
+        a1 += d
+        a2 += d * d
+        n += 1
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+        hist[k, hist_bin_bits(bits[i])] += 1
+        for t in range(t0, t1):
+            if v > thr_value[t]:
+                thr_count[t] += 1
+    vmin[k] = lo
+    vmax[k] = hi
+    nvalid[k] = n
+    shift[k] = sh
+    s1[k] = a1
+    s2[k] = a2
+
+
+@kernel
+def block_moments(k, shift, s1, s2, nvalid, bmean, bm2):
+    """Close cell ``k``'s block: its mean and M2 from the shifted sums; reset the running state."""
+    n = nvalid[k]
+    if n > 0:
+        bmean[k] = shift[k] + s1[k] / n
+        m2 = s2[k] - s1[k] * (s1[k] / n)
+        bm2[k] = m2 if m2 > 0.0 else 0.0
+    else:
+        bmean[k] = 0.0
+        bm2[k] = 0.0
+    shift[k] = 0.0
+    s1[k] = 0.0
+    s2[k] = 0.0
+    nvalid[k] = 0

@@ -241,3 +241,77 @@ class CudaBackend:
                 d.copy_to_host(target)
             else:
                 target[...] = d.copy_to_host()
+
+    # ------------------------------------------------------------------ device-side summaries
+    def summarise_chunk(self, layout, spec, seed, start, count, batch_blocks=None):
+        """The :class:`engine.summaries.ChunkSummary` of scenarios ``start .. start+count-1``,
+        computed on the device: only the statistics come back, never the cube.
+
+        The same @kernel accumulation as the CPU (:mod:`kernels.summary`), folded in the same
+        scenario order per cell, so a chunk summarised here merges with CPU chunks into the
+        same summary (histograms and exceedance counts exactly; moments, min and max to the
+        last bits of the model's float64 values).  ``batch_blocks`` summary blocks are
+        projected per device batch (default: ~1 GB of float64 outputs).
+        """
+        from engine.summaries import BLOCK, ChunkSummary
+        from kernels.cpu_summary import ragged_bins
+        from kernels.summary import HIST_BINS
+
+        cuda, kc = self._cuda, self._kc
+        if start % BLOCK:
+            raise ValueError(f"summary chunks must start on a multiple of {BLOCK}, got {start}")
+        if count >= 2**31:
+            raise ValueError(f"summary chunks hold fewer than 2**31 scenarios, got {count}")
+        kinds, params, corr_index, factor = self.device_layout(layout)
+        k = spec.n_cells
+        to = cuda.to_device
+        cell_var, cell_ptr, term_idx = to(spec.cell_var), to(spec.cell_ptr), to(spec.term_idx)
+        thr_ptr, thr_value = to(spec.thr_ptr), to(np.ascontiguousarray(spec.thr_value, dtype=np.float64))
+        if kc.SIMULATOR:  # 47 M elements: one Python store each in the simulator
+            hist = to(np.zeros((k, HIST_BINS), dtype=np.int32))
+        else:
+            hist = self.buffer("summary_hist", (k, HIST_BINS), np.int32)
+            flat = hist.ravel()
+            kc.fill_kernel[kc.launch_config(flat.shape[0], 256)](flat, np.int32(0))
+        no_bad = np.iinfo(np.int64).max
+        thr_count = to(np.zeros(spec.thr_value.shape[0], dtype=np.int64))
+        vmin, vmax = to(np.full(k, np.inf)), to(np.full(k, -np.inf))
+        bad = to(np.full(k, no_bad, dtype=np.int64))
+        shift, s1, s2 = to(np.zeros(k)), to(np.zeros(k)), to(np.zeros(k))
+        nvalid = to(np.zeros(k, dtype=np.int64))
+        n_blocks = -(-count // BLOCK)
+        bmean = cuda.device_array((n_blocks, k))
+        bm2 = cuda.device_array((n_blocks, k))
+        from kernels.model import N_COMPONENTS
+
+        y, r, c = layout.n_years, layout.n_regions, N_COMPONENTS
+        per_block = 8 * BLOCK * (layout.n_inputs + 4 * y * r * c + y * r + k)  # float64 inputs, outputs, tile
+        step = batch_blocks or max(1, min(n_blocks, 2**30 // per_block))
+        for b0 in range(0, n_blocks, step):
+            s0 = start + b0 * BLOCK
+            n = min(step * BLOCK, start + count - s0)
+            x = self.buffer("summary_x", (n, layout.n_inputs), np.float64)
+            e = self.buffer("summary_e", (n, y, r, c), np.float64)
+            cb = self.buffer("summary_c", (n, y, r, c), np.float64)
+            w = self.buffer("summary_w", (n, y, r, c, 2), np.float64)
+            a = self.buffer("summary_a", (n, y, r), np.float64)
+            blocks, threads = kc.launch_config(n)
+            kc.sample_project_kernel[blocks, threads](np.uint64(seed), np.int64(s0), kinds, params, corr_index, factor, r, y, x, e, cb, w, a)
+            tile = self.buffer("summary_tile", (k, n), np.float64)
+            m = y * r * c
+            kc.summary_gather_kernel[blocks, threads](e.reshape(n, m), cb.reshape(n, m), w.reshape(n, 2 * m), a.reshape(n, y * r),
+                                                     cell_var, cell_ptr, term_idx, tile)
+            kc.summary_accumulate_kernel[kc.launch_config(k)](tile, tile.view(np.int64), BLOCK, np.int64(s0), thr_ptr, thr_value, hist,
+                                                              thr_count, shift, s1, s2, nvalid, vmin, vmax, bad, bmean, bm2, b0)
+            bad_h = bad.copy_to_host()
+            if (bad_h != no_bad).any():
+                from engine.stream import NonFiniteError
+
+                cell = int(np.argmin(bad_h))
+                raise NonFiniteError(f"scenario {int(bad_h[cell])} (seed {seed}) gives a non-finite value of {spec.describe_cell(cell)}")
+        vmin_h, vmax_h = vmin.copy_to_host(), vmax.copy_to_host()
+        lo, ln, counts = ragged_bins(hist.copy_to_host(), vmin_h, vmax_h)
+        block_n = np.full(n_blocks, float(BLOCK))
+        block_n[-1] = count - (n_blocks - 1) * BLOCK
+        return ChunkSummary(start, count, lo, ln, counts, block_n, bmean.copy_to_host(), bm2.copy_to_host(),
+                            vmin_h, vmax_h, thr_count.copy_to_host())

@@ -29,7 +29,7 @@ import functools
 import numba
 from numba import cuda
 
-from kernels import _cuda_builtins, distributions, model, philox, sampling, special
+from kernels import _cuda_builtins, distributions, model, philox, sampling, special, summary
 from kernels._target import build
 
 __all__ = [
@@ -45,6 +45,8 @@ __all__ = [
     "project_kernel",
     "sample_project_kernel",
     "fill_kernel",
+    "summary_gather_kernel",
+    "summary_accumulate_kernel",
     "device_info",
 ]
 
@@ -204,3 +206,51 @@ def device_info() -> dict:
     except Exception:  # noqa: BLE001
         info["nvvm_version"] = None
     return info
+
+
+# --------------------------------------------------------------------------- device-side summaries
+# The accumulation of kernels.summary (the same @kernel functions as kernels.cpu_summary),
+# compiled as device functions.  A chunk is summarised on the device in batches of whole
+# summary blocks: the fused kernel projects the batch (float64), summary_gather_kernel writes
+# every cell's value (one thread per scenario, cell-major tile), summary_accumulate_kernel
+# folds each cell (one thread per cell, owning its histogram row, exceedance counts, min,
+# max and running moments, as a prange iteration does on the CPU) block by block in scenario
+# order.  Only the statistics leave the device.
+S = build(functools.partial(cuda.jit, device=True), [_cuda_builtins, summary])
+_gather_cells = S.gather_cells
+_accumulate_cell = S.accumulate_cell
+_block_moments = S.block_moments
+
+
+@cuda.jit
+def summary_gather_kernel(e, c, w, a, cell_var, cell_ptr, term_idx, tile):
+    """``tile[k, j]`` = value of cell ``k`` in scenario row ``j`` of ``e, c, w, a`` (2-D, float64)."""
+    j = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    while j < tile.shape[1]:
+        _gather_cells(j, 1, j, e, c, w, a, cell_var, cell_ptr, term_idx, tile)
+        j += stride
+
+
+@cuda.jit
+def summary_accumulate_kernel(tile, bits, block_len, first, thr_ptr, thr_value, hist, thr_count,
+                              shift, s1, s2, nvalid, vmin, vmax, bad, bmean, bm2, block0):
+    """Fold the tile's scenarios (run scenarios ``first ..``) into every cell, one thread per cell.
+
+    The tile holds consecutive summary blocks of ``block_len`` scenarios (the last may be
+    shorter); block ``b`` of the tile closes into ``bmean[block0 + b]``/``bm2[block0 + b]``.
+    """
+    k = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    width = tile.shape[1]
+    n_blocks = (width + block_len - 1) // block_len
+    while k < tile.shape[0]:
+        for b in range(n_blocks):
+            lo = b * block_len
+            hi = lo + block_len
+            if hi > width:
+                hi = width
+            _accumulate_cell(k, tile[k, lo:hi], bits[k, lo:hi], first + lo, thr_ptr, thr_value, hist, thr_count,
+                             shift, s1, s2, nvalid, vmin, vmax, bad)
+            _block_moments(k, shift, s1, s2, nvalid, bmean[block0 + b], bm2[block0 + b])
+        k += stride

@@ -104,6 +104,9 @@ _PTX_SCRIPT = textwrap.dedent(
         "project_kernel": (a(f8, 2), i8, i8, a(f4, 4), a(f4, 4), a(f4, 5), a(f4, 3)),
         "sample_project_kernel": (t.uint64, i8, a(i8, 1), a(f8, 2), a(i8, 1), a(f8, 2), i8, i8, a(f8, 2), a(f8, 4), a(f8, 4), a(f8, 5), a(f8, 3)),
         "fill_kernel": (a(f4, 1), f4),
+        "summary_gather_kernel": (a(f8, 2), a(f8, 2), a(f8, 2), a(f8, 2), a(i8, 1), a(i8, 1), a(i8, 1), a(f8, 2)),
+        "summary_accumulate_kernel": (a(f8, 2), a(i8, 2), i8, i8, a(i8, 1), a(f8, 1), a(t.int32, 2), a(i8, 1), a(f8, 1), a(f8, 1),
+                                      a(f8, 1), a(i8, 1), a(f8, 1), a(f8, 1), a(i8, 1), a(f8, 2), a(f8, 2), i8),
     }
     report = {}
     for name, sig in sigs.items():

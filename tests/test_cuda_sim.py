@@ -170,3 +170,56 @@ def test_gpu_benchmark_runs_and_reports(layout, tmp_path):
     assert r["speedup_vs_cpu_all_cores"] > 0
     md = report.markdown(result)
     assert "## GPU" in md and "uniforms bit-identical: True" in md
+
+
+@pytest.fixture(scope="module")
+def spec(default_config, layout):
+    from engine.summaries import build_summary_spec, parse_threshold
+
+    return build_summary_spec(default_config, layout, thresholds=[parse_threshold("2030>1000"), parse_threshold("carbon/dc_only:2026>100")])
+
+
+def _assert_chunk_summaries_agree(gpu, cpu):
+    assert (gpu.start, gpu.count) == (cpu.start, cpu.count)
+    for name in ("hist_lo", "hist_len", "hist_counts", "thr_count", "block_n"):
+        assert np.array_equal(getattr(gpu, name), getattr(cpu, name)), name
+    for name in ("vmin", "vmax", "bmean"):
+        np.testing.assert_allclose(getattr(gpu, name), getattr(cpu, name), rtol=1e-12, atol=0, err_msg=name)
+    np.testing.assert_allclose(gpu.bm2, cpu.bm2, rtol=1e-6, atol=1e-9 * np.abs(cpu.bmean).max(), err_msg="bm2")
+
+
+def test_device_summary_of_a_chunk_agrees_with_the_cpu(layout, spec, monkeypatch):
+    """Summary blocks of 8 scenarios (instead of 4096, for the simulator): 3 blocks, 2 device batches."""
+    import engine.stream
+    import engine.summaries
+    from engine.stream import ChunkJob, compute_summary
+
+    monkeypatch.setattr(engine.summaries, "BLOCK", 8)
+    monkeypatch.setattr(engine.stream, "BLOCK", 8)
+    gpu = get_backend("cuda").summarise_chunk(layout, spec, 7, 16, 20, batch_blocks=2)
+    cpu = compute_summary(ChunkJob(layout, 7, "numba", "float64", spec), 16, 20)
+    assert gpu.bmean.shape == (3, spec.n_cells)
+    assert gpu.thr_count.sum() > 0 and gpu.hist_counts.sum() == 20 * spec.n_cells
+    _assert_chunk_summaries_agree(gpu, cpu)
+
+
+def test_mixed_cpu_gpu_run_gives_the_cpu_summary(default_config, layout, spec):
+    """Chunk [0, 4096) on the CPU, chunk [4096, 4112) on the device: the merged summary is the
+    all-CPU summary (histograms and counts exactly, moments to rounding)."""
+    from engine.stream import ChunkJob, compute_summary
+    from engine.summaries import BLOCK, SummaryState
+
+    job = ChunkJob(layout, 5, "numba", "float64", spec)
+    first = compute_summary(job, 0, BLOCK)
+    gpu = get_backend("cuda").summarise_chunk(layout, spec, 5, BLOCK, 16)
+    cpu = compute_summary(job, BLOCK, 16)
+    _assert_chunk_summaries_agree(gpu, cpu)
+    mixed, ref = SummaryState(spec), SummaryState(spec)
+    for state, second in ((mixed, gpu), (ref, cpu)):
+        state.add(first)
+        state.add(second)
+    assert mixed.done == ref.done == BLOCK + 16
+    assert np.array_equal(mixed.hist, ref.hist) and np.array_equal(mixed.thr_count, ref.thr_count)
+    np.testing.assert_allclose(mixed.mean, ref.mean, rtol=1e-12)
+    np.testing.assert_allclose(mixed.m2, ref.m2, rtol=1e-9)
+    np.testing.assert_allclose(mixed.quantiles(), ref.quantiles(), rtol=1e-12)

@@ -52,7 +52,9 @@ class Sidecar:
         except (OSError, ValueError) as exc:
             raise ResumeError(f"--resume: {self.manifest_path} is unreadable ({exc}); remove {self.dir} and run again") from None
         if data.get("format") != FORMAT:
-            raise ResumeError(f"--resume: {self.manifest_path} was written by another dcproj version; remove {self.dir} and run again")
+            raise ResumeError(
+                f"--resume: {self.manifest_path} was written by another dcproj version; remove {self.dir} and run again"
+            )
         return data
 
     def check(self, key: dict) -> dict:
@@ -75,7 +77,13 @@ class Sidecar:
         self.write(key, [])
 
     def write(self, key: dict, finished: list[int], **extra) -> None:
-        data = {"format": FORMAT, "key": key, "finished": sorted(finished), "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}
+        data = {
+            "format": FORMAT,
+            "key": key,
+            "finished": sorted(finished),
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **extra,
+        }
         tmp = self.dir / "manifest.json.tmp"
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, self.manifest_path)

@@ -88,6 +88,7 @@ class _Quantiles(click.ParamType):
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
     """Turn SIGTERM (batch schedulers, ``kill``) into KeyboardInterrupt, like SIGINT, while running."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt
 
@@ -119,25 +120,141 @@ def main():
 
 @main.command("run")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--scenarios", "-n", type=_Scenarios(), default="100000", show_default=True, help="Number of Monte Carlo scenarios (1e6 notation accepted).")
+@click.option(
+    "--scenarios",
+    "-n",
+    type=_Scenarios(),
+    default="100000",
+    show_default=True,
+    help="Number of Monte Carlo scenarios (1e6 notation accepted).",
+)
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=None, help="RNG seed; default: the config's seed.")
-@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Output netCDF file; default: runs/<config name>.nc (runs/<config name>.summary.nc with --summary).")
-@click.option("--summary", is_flag=True, help="Write streaming summary statistics (quantiles, moments, min/max, exceedance) instead of the cube; memory does not grow with --scenarios.")
-@click.option("--threshold", "thresholds", multiple=True, metavar="[VAR[/BOUNDARY]:]YEAR>VALUE", help="With --summary: also report P(total > VALUE), e.g. 2030>1000 or carbon/dc_only:2030>300 (repeatable; the config's thresholds are always included).")
-@click.option("--quantiles", type=_Quantiles(), default=None, help="With --summary: quantile levels; default 0.01,0.05,0.1,0.25,0.5,0.75,0.9,0.95,0.99.")
-@click.option("--backend", type=click.Choice(["numba", "cuda", "numpy"]), default="numba", show_default=True, help="numba: compiled CPU kernels; cuda: the same kernels on an NVIDIA GPU (numba.cuda); numpy: the plain reference implementation (slow).")
-@click.option("--scheduler", default="auto", show_default=True, metavar="auto|none|local|ADDRESS", help="Where chunks run: none (this process, numba threads), local (a dask LocalCluster sized to this machine), a dask scheduler address (tcp://host:8786), or auto (local from 1e7 scenarios up, else none).")
-@click.option("--cluster", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Run on a batch cluster through dask-jobqueue, described by a YAML file (see configs/cluster/slurm.yaml; needs the 'cluster' extra).")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output netCDF file; default: runs/<config name>.nc (runs/<config name>.summary.nc with --summary).",
+)
+@click.option(
+    "--summary",
+    is_flag=True,
+    help=(
+        "Write streaming summary statistics (quantiles, moments, min/max, exceedance) instead of "
+        "the cube; memory does not grow with --scenarios."
+    ),
+)
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="[VAR[/BOUNDARY]:]YEAR>VALUE",
+    help=(
+        "With --summary: also report P(total > VALUE), e.g. 2030>1000 or carbon/dc_only:2030>300 "
+        "(repeatable; the config's thresholds are always included)."
+    ),
+)
+@click.option(
+    "--quantiles",
+    type=_Quantiles(),
+    default=None,
+    help="With --summary: quantile levels; default 0.01,0.05,0.1,0.25,0.5,0.75,0.9,0.95,0.99.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["numba", "cuda", "numpy"]),
+    default="numba",
+    show_default=True,
+    help=(
+        "numba: compiled CPU kernels; cuda: the same kernels on an NVIDIA GPU (numba.cuda); numpy: "
+        "the plain reference implementation (slow)."
+    ),
+)
+@click.option(
+    "--scheduler",
+    default="auto",
+    show_default=True,
+    metavar="auto|none|local|ADDRESS",
+    help=(
+        "Where chunks run: none (this process, numba threads), local (a dask LocalCluster sized to "
+        "this machine), a dask scheduler address (tcp://host:8786), or auto (local from 1e7 "
+        "scenarios up, else none)."
+    ),
+)
+@click.option(
+    "--cluster",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=(
+        "Run on a batch cluster through dask-jobqueue, described by a YAML file (see "
+        "configs/cluster/slurm.yaml; needs the 'cluster' extra)."
+    ),
+)
 @click.option("--workers", type=click.IntRange(1), default=None, help="Workers of --scheduler local (default: one per core).")
-@click.option("--memory-limit", type=_Bytes(), default=None, help="Memory budget of the run (this process and local workers), e.g. 8GiB; chunks are planned to fit. Default: 60%% of the available RAM.")
-@click.option("--chunk-size", type=click.IntRange(1), default=None, help="Scenarios per chunk; default planned from --memory-limit. Results do not depend on it.")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run from the finished chunks kept in <out>.partial/ (same settings); the result equals an uninterrupted run.")
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True, help="Storage type of the cube (arithmetic is float64; summaries are always float64).")
-@click.option("--compression", type=click.Choice(["blosc_lz4", "zstd", "zlib", "none"]), default="blosc_lz4", show_default=True, help="netCDF compression filter; zlib is readable by every netCDF tool but ~8x slower to write.")
+@click.option(
+    "--memory-limit",
+    type=_Bytes(),
+    default=None,
+    help=(
+        "Memory budget of the run (this process and local workers), e.g. 8GiB; chunks are planned "
+        "to fit. Default: 60%% of the available RAM."
+    ),
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1),
+    default=None,
+    help="Scenarios per chunk; default planned from --memory-limit. Results do not depend on it.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help=(
+        "Continue an interrupted run from the finished chunks kept in <out>.partial/ (same "
+        "settings); the result equals an uninterrupted run."
+    ),
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float64"]),
+    default="float32",
+    show_default=True,
+    help="Storage type of the cube (arithmetic is float64; summaries are always float64).",
+)
+@click.option(
+    "--compression",
+    type=click.Choice(["blosc_lz4", "zstd", "zlib", "none"]),
+    default="blosc_lz4",
+    show_default=True,
+    help="netCDF compression filter; zlib is readable by every netCDF tool but ~8x slower to write.",
+)
 @click.option("--compression-level", type=click.IntRange(0, 9), default=1, show_default=True)
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress for runs longer than ~2 s (a bar on a terminal, periodic lines in logs).")
-def run_cmd(config, scenarios, seed, out, summary, thresholds, quantiles, backend, scheduler, cluster, workers, memory_limit,
-            chunk_size, resume, dtype, compression, compression_level, progress):
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Show progress for runs longer than ~2 s (a bar on a terminal, periodic lines in logs).",
+)
+def run_cmd(
+    config,
+    scenarios,
+    seed,
+    out,
+    summary,
+    thresholds,
+    quantiles,
+    backend,
+    scheduler,
+    cluster,
+    workers,
+    memory_limit,
+    chunk_size,
+    resume,
+    dtype,
+    compression,
+    compression_level,
+    progress,
+):
     """Run a projection of CONFIG (YAML or TOML) and write the cube, or its summary, to netCDF.
 
     The cube holds electricity [TWh], carbon [Mt CO2], water [GL] and installed
@@ -164,20 +281,40 @@ def run_cmd(config, scenarios, seed, out, summary, thresholds, quantiles, backen
             out = Path("runs") / (f"{config.stem}.summary.nc" if summary else f"{config.stem}.nc")
             out.parent.mkdir(parents=True, exist_ok=True)
         if (thresholds or quantiles) and not summary:
-            raise ValueError("--threshold and --quantiles apply to --summary runs; a full cube holds every scenario "
-                             "(use dcproj summary FILE --threshold ... on it)")
+            raise ValueError(
+                "--threshold and --quantiles apply to --summary runs; a full cube holds every scenario "
+                "(use dcproj summary FILE --threshold ... on it)"
+            )
         with _sigterm_as_interrupt():
             path = run_to_file(
-                cfg, out, scenarios, seed, backend=backend, chunk_size=chunk_size, dtype=dtype, compression=compression,
-                compression_level=compression_level, progress=progress, summary=summary, thresholds=thresholds,
-                quantiles=quantiles or QUANTILES, scheduler=scheduler, cluster=cluster, n_workers=workers,
-                memory_limit=memory_limit, resume=resume, keep_partial=True,
+                cfg,
+                out,
+                scenarios,
+                seed,
+                backend=backend,
+                chunk_size=chunk_size,
+                dtype=dtype,
+                compression=compression,
+                compression_level=compression_level,
+                progress=progress,
+                summary=summary,
+                thresholds=thresholds,
+                quantiles=quantiles or QUANTILES,
+                scheduler=scheduler,
+                cluster=cluster,
+                n_workers=workers,
+                memory_limit=memory_limit,
+                resume=resume,
+                keep_partial=True,
             )
     except _user_errors() as exc:
         _fail(str(exc))
     except Interrupted as exc:
-        _fail(f"interrupted after {exc.done:,} of {exc.total:,} scenarios; no output file was written. The finished chunks "
-              f"are kept in {exc.partial}: rerun the same command with --resume to finish the run", 130)
+        _fail(
+            f"interrupted after {exc.done:,} of {exc.total:,} scenarios; no output file was written. The finished chunks "
+            f"are kept in {exc.partial}: rerun the same command with --resume to finish the run",
+            130,
+        )
     except KeyboardInterrupt:
         _fail("interrupted; no output file was written", 130)
     kind = "summary of " if summary else ""
@@ -186,11 +323,30 @@ def run_cmd(config, scenarios, seed, out, summary, thresholds, quantiles, backen
 
 @main.command("summary")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--variable", type=click.Choice(["electricity", "carbon", "water", "installed_accelerators"]), default="electricity", show_default=True)
-@click.option("--boundary", type=click.Choice(["incl_crypto", "dc_only"]), default="incl_crypto", show_default=True, help="incl_crypto: IEA's 460 TWh boundary; dc_only: without crypto mining.")
-@click.option("--by", type=click.Choice(["region", "component"]), default=None, help="Break the totals down by region or component.")
+@click.option(
+    "--variable",
+    type=click.Choice(["electricity", "carbon", "water", "installed_accelerators"]),
+    default="electricity",
+    show_default=True,
+)
+@click.option(
+    "--boundary",
+    type=click.Choice(["incl_crypto", "dc_only"]),
+    default="incl_crypto",
+    show_default=True,
+    help="incl_crypto: IEA's 460 TWh boundary; dc_only: without crypto mining.",
+)
+@click.option(
+    "--by", type=click.Choice(["region", "component"]), default=None, help="Break the totals down by region or component."
+)
 @click.option("--year", type=int, default=None, help="Only this year.")
-@click.option("--threshold", "thresholds", multiple=True, metavar="[VAR[/BOUNDARY]:]YEAR>VALUE", help="Also print P(total > VALUE), e.g. 2030>1000 (summary files: those computed by the run).")
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="[VAR[/BOUNDARY]:]YEAR>VALUE",
+    help="Also print P(total > VALUE), e.g. 2030>1000 (summary files: those computed by the run).",
+)
 def summary_cmd(path, variable, boundary, by, year, thresholds):
     """Print quantiles (5, 25, 50, 75, 95 %) and the mean of totals per year from a run file.
 

@@ -30,6 +30,7 @@ JOBQUEUE_CLASSES = {
     "moab": "MoabCluster",
 }
 #: Environment of LocalCluster workers: dask runs one task per worker, numba one thread per task.
+CONNECT_TIMEOUT = "30s"  # to reach a running scheduler (--scheduler ADDRESS)
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
@@ -79,15 +80,15 @@ def open_client(target: DaskTarget, *, memory_limit: int) -> Iterator:
                 dashboard_address=_dashboard(),
                 env=dict(WORKER_ENV),
             )
-            client = Client(cluster)
+            client = Client(cluster, set_as_default=False)
         elif target.kind == "address":
             try:
-                client = Client(target.address, timeout="30s")
+                client = Client(target.address, timeout=CONNECT_TIMEOUT, set_as_default=False)
             except (OSError, TimeoutError) as exc:
                 raise ClusterError(f"--scheduler {target.address}: cannot connect to the dask scheduler ({exc})") from None
         else:
             cluster = jobqueue_cluster(target.cluster_file)
-            client = Client(cluster)
+            client = Client(cluster, set_as_default=False)
     except BaseException:
         if cluster is not None:
             cluster.close()

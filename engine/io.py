@@ -73,8 +73,19 @@ class CubeWriter:
         its attributes are replaced by ``attrs``.
     """
 
-    def __init__(self, path, dims: dict, coords: dict, variables: dict, attrs: dict, compression: str = "blosc_lz4", level: int = 1,
-                 *, tmp: str | Path | None = None, reopen: bool = False):
+    def __init__(
+        self,
+        path,
+        dims: dict,
+        coords: dict,
+        variables: dict,
+        attrs: dict,
+        compression: str = "blosc_lz4",
+        level: int = 1,
+        *,
+        tmp: str | Path | None = None,
+        reopen: bool = False,
+    ):
         if compression not in COMPRESSIONS:
             raise OutputError(f"compression {compression!r}: expected one of {list(COMPRESSIONS)}")
         self.path = check_writable(path)

@@ -118,8 +118,17 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
 
-def plan_run(layout: Layout, scenarios: int, dtype, *, summary: bool, memory_limit: int, parallel: int = 1,
-             processes: int = 1, chunk_size: int | None = None) -> Plan:
+def plan_run(
+    layout: Layout,
+    scenarios: int,
+    dtype,
+    *,
+    summary: bool,
+    memory_limit: int,
+    parallel: int = 1,
+    processes: int = 1,
+    chunk_size: int | None = None,
+) -> Plan:
     """Plan the chunks of a run so that its peak memory stays under ``memory_limit``.
 
     ``parallel`` chunks are computed at once in ``processes`` worker processes (plus this
@@ -135,12 +144,17 @@ def plan_run(layout: Layout, scenarios: int, dtype, *, summary: bool, memory_lim
     if summary:
         need = base + parallel * SUMMARY_TASK_BYTES + SUMMARY_STATE_BYTES + 4 * parallel * SUMMARY_PARTIAL_BYTES
         if need > memory_limit:
-            raise RunError(f"--memory-limit {_mib(memory_limit)} is below the {_mib(need)} a summary run with {parallel} parallel chunk(s) needs")
+            raise RunError(
+                f"--memory-limit {_mib(memory_limit)} is below the {_mib(need)} a summary run with "
+                f"{parallel} parallel chunk(s) needs"
+            )
         if chunk_size is None:
             chunk_size = max(BLOCK, math.ceil(min(SUMMARY_CHUNK, math.ceil(scenarios / (4 * parallel))) / BLOCK) * BLOCK)
         elif chunk_size % BLOCK:
             rounded = math.ceil(chunk_size / BLOCK) * BLOCK
-            notes.append(f"summary chunks are whole blocks of {BLOCK} scenarios: --chunk-size {chunk_size} rounded up to {rounded}")
+            notes.append(
+                f"summary chunks are whole blocks of {BLOCK} scenarios: --chunk-size {chunk_size} rounded up to {rounded}"
+            )
             chunk_size = rounded
         peak = need
     else:
@@ -149,8 +163,10 @@ def plan_run(layout: Layout, scenarios: int, dtype, *, summary: bool, memory_lim
         room = memory_limit - base
         fit = room // (copies * per) if room > 0 else 0
         if fit < 1:
-            raise RunError(f"--memory-limit {_mib(memory_limit)} is too small: {processes} process(es) need {_mib(base)} "
-                           f"plus {copies} copies of a chunk of at least one scenario ({per} bytes)")
+            raise RunError(
+                f"--memory-limit {_mib(memory_limit)} is too small: {processes} process(es) need {_mib(base)} "
+                f"plus {copies} copies of a chunk of at least one scenario ({per} bytes)"
+            )
         if chunk_size is None:
             chunk_size = int(min(fit, DEFAULT_CHUNK_BYTES // per))
         elif chunk_size > fit:
@@ -201,7 +217,10 @@ class _InProcess:
             return run_serial(job, todo)
         starts = {start: i for i, start, _ in todo}
         be = get_backend(job.backend)
-        return ((starts[s], arrays) for s, arrays in iter_chunks(job.layout, be, job.seed, [(s, c) for _, s, c in todo], np.dtype(job.dtype)))
+        return (
+            (starts[s], arrays)
+            for s, arrays in iter_chunks(job.layout, be, job.seed, [(s, c) for _, s, c in todo], np.dtype(job.dtype))
+        )
 
 
 class _Dask:
@@ -261,8 +280,15 @@ def _kernel_hash() -> str:
 
 
 def _key(config, seed, scenarios, plan, dtype, backend, spec, compression, level) -> dict:
-    key = {"kind": "summary" if spec is not None else "full", "config_sha256": config_sha256(config), "seed": str(seed),
-           "scenarios": scenarios, "chunk_size": plan.chunk_size, "backend": backend, "kernels": _kernel_hash()}
+    key = {
+        "kind": "summary" if spec is not None else "full",
+        "config_sha256": config_sha256(config),
+        "seed": str(seed),
+        "scenarios": scenarios,
+        "chunk_size": plan.chunk_size,
+        "backend": backend,
+        "kernels": _kernel_hash(),
+    }
     if spec is None:
         key.update(dtype=dtype, compression=compression, compression_level=level)
     else:
@@ -290,8 +316,15 @@ def _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, thresho
     spec = build_summary_spec(config, layout, thresholds, quantiles) if summary else None
     get_backend(backend)  # fail before any work if the backend cannot run here
     job = ChunkJob(layout, seed, backend, dtype, spec)
-    attrs = cube.global_attrs(config, layout, seed=seed, scenarios=scenarios, backend=backend, command=command or _command(),
-                              kind="summary" if summary else "full")
+    attrs = cube.global_attrs(
+        config,
+        layout,
+        seed=seed,
+        scenarios=scenarios,
+        backend=backend,
+        command=command or _command(),
+        kind="summary" if summary else "full",
+    )
     return _Setup(scenarios, seed, np_dtype, layout, job, attrs)
 
 
@@ -358,8 +391,20 @@ def run(
     limit = memory_limit or default_memory_limit()
     target = resolve_scheduler(scheduler, None, st.scenarios, n_workers)
     with _executor(target, limit, progress) as ex:
-        plan = plan_run(st.layout, st.scenarios, st.np_dtype, summary=summary, memory_limit=max(limit, 1), parallel=ex.parallel,
-                        processes=ex.processes, chunk_size=chunk_size) if summary else _in_memory_plan(st, chunk_size, ex, limit)
+        plan = (
+            plan_run(
+                st.layout,
+                st.scenarios,
+                st.np_dtype,
+                summary=summary,
+                memory_limit=max(limit, 1),
+                parallel=ex.parallel,
+                processes=ex.processes,
+                chunk_size=chunk_size,
+            )
+            if summary
+            else _in_memory_plan(st, chunk_size, ex, limit)
+        )
         todo = [(i, s, c) for i, (s, c) in enumerate(plan.chunks)]
         with Progress(st.scenarios, enabled=progress) as bar:
             if summary:
@@ -434,12 +479,23 @@ def run_to_file(
     if resume:
         chunk_size = chunk_size or sidecar.read()["key"]["chunk_size"]
     elif sidecar is not None and sidecar.exists():
-        raise ResumeError(f"{sidecar.dir} holds an unfinished run for {out}: add --resume to continue it, or remove that directory to start afresh")
+        raise ResumeError(
+            f"{sidecar.dir} holds an unfinished run for {out}: add --resume to continue it, or remove "
+            f"that directory to start afresh"
+        )
     limit = memory_limit or default_memory_limit()
     target = resolve_scheduler(scheduler, cluster, st.scenarios, n_workers)
     with _executor(target, limit, progress) as ex:
-        plan = plan_run(st.layout, st.scenarios, st.np_dtype, summary=summary, memory_limit=limit, parallel=ex.parallel,
-                        processes=ex.processes, chunk_size=chunk_size)
+        plan = plan_run(
+            st.layout,
+            st.scenarios,
+            st.np_dtype,
+            summary=summary,
+            memory_limit=limit,
+            parallel=ex.parallel,
+            processes=ex.processes,
+            chunk_size=chunk_size,
+        )
         for note in plan.notes:
             print(f"dcproj: {note}", file=sys.stderr)
         key = _key(config, st.seed, st.scenarios, plan, dtype, backend, st.job.spec, compression, compression_level)
@@ -463,8 +519,17 @@ def _cube_to_file(st, config, out, plan, ex, sidecar, key, manifest, compression
     finished = set(manifest["finished"]) if manifest else set()
     todo = [(i, s, c) for i, (s, c) in enumerate(plan.chunks) if i not in finished]
     done = st.scenarios - sum(c for _, _, c in todo)
-    writer = CubeWriter(out, dims, coord_map, variables, st.attrs, compression=compression, level=level,
-                        tmp=sidecar.cube_path if sidecar else None, reopen=manifest is not None)
+    writer = CubeWriter(
+        out,
+        dims,
+        coord_map,
+        variables,
+        st.attrs,
+        compression=compression,
+        level=level,
+        tmp=sidecar.cube_path if sidecar else None,
+        reopen=manifest is not None,
+    )
     try:
         with Progress(st.scenarios, enabled=progress, initial=done) as bar:
             for i, arrays in ex.results(st.job, todo, ordered=False):

@@ -87,8 +87,26 @@ def compute_summary(job: ChunkJob, start: int, count: int) -> ChunkSummary:
         out = {name: a[:n] for name, a in buf.items() if name != "inputs"}
         be.project(layout, x, out)
         e, c, w, a = (out[v].reshape(n, -1) for v in ("electricity", "carbon", "water", "installed_accelerators"))
-        accumulate_block(e, c, w, a, s0, spec.cell_var, spec.cell_ptr, spec.term_idx, spec.thr_ptr, spec.thr_value,
-                         tile, hist, thr_count, bmean[b], bm2[b], vmin, vmax, bad)
+        accumulate_block(
+            e,
+            c,
+            w,
+            a,
+            s0,
+            spec.cell_var,
+            spec.cell_ptr,
+            spec.term_idx,
+            spec.thr_ptr,
+            spec.thr_value,
+            tile,
+            hist,
+            thr_count,
+            bmean[b],
+            bm2[b],
+            vmin,
+            vmax,
+            bad,
+        )
         if (bad != no_bad).any():
             cell = int(np.argmin(bad))
             first = int(bad[cell])
@@ -150,7 +168,9 @@ def run_serial(job: ChunkJob, chunks: Iterable[tuple[int, int, int]]) -> Iterato
         yield i, compute_chunk(job, start, count)
 
 
-def run_dask(client, job: ChunkJob, chunks: Iterable[tuple[int, int, int]], *, in_flight: int, window: int | None = None) -> Iterator[tuple[int, object]]:
+def run_dask(
+    client, job: ChunkJob, chunks: Iterable[tuple[int, int, int]], *, in_flight: int, window: int | None = None
+) -> Iterator[tuple[int, object]]:
     """Compute chunks as dask tasks; yield ``(index, result)`` as they complete.
 
     At most ``in_flight`` tasks are submitted at once (results are fetched and released as
@@ -165,7 +185,7 @@ def run_dask(client, job: ChunkJob, chunks: Iterable[tuple[int, int, int]], *, i
     token = uuid.uuid4().hex[:8]
     pending: dict[str, int] = {}
     futures: dict[str, object] = {}
-    ac = as_completed()
+    ac = as_completed(loop=client.loop)
     nxt = 0
 
     def submit_more():

@@ -163,8 +163,13 @@ class SummarySpec:
         for g in self.groups:
             if g.offset <= k < g.offset + g.size:
                 idx = np.unravel_index(k - g.offset, g.shape)
-                labels = {"year": self.years, "region": self.regions, "component": m.COMPONENTS,
-                          "water_source": m.WATER_SOURCES, "boundary": tuple(BOUNDARIES)}
+                labels = {
+                    "year": self.years,
+                    "region": self.regions,
+                    "component": m.COMPONENTS,
+                    "water_source": m.WATER_SOURCES,
+                    "boundary": tuple(BOUNDARIES),
+                }
                 parts = ", ".join(f"{d} {labels[d][i]}" for d, i in zip(g.dims, idx, strict=True))
                 return f"{g.name} ({parts})"
         raise IndexError(k)
@@ -257,7 +262,9 @@ def _thresholds(items, years) -> list[ThresholdSpec]:
     for t in items:
         spec = t if isinstance(t, ThresholdSpec) else ThresholdSpec(t.variable, t.boundary, int(t.year), float(t.value))
         if spec.variable not in SUMMARY_VARIABLES:
-            raise ValueError(f"threshold {spec.label()}: unknown variable {spec.variable!r}; expected one of {list(SUMMARY_VARIABLES)}")
+            raise ValueError(
+                f"threshold {spec.label()}: unknown variable {spec.variable!r}; expected one of {list(SUMMARY_VARIABLES)}"
+            )
         if spec.boundary not in BOUNDARIES:
             raise ValueError(f"threshold {spec.label()}: unknown boundary {spec.boundary!r}; expected one of {list(BOUNDARIES)}")
         if spec.year not in years:
@@ -345,8 +352,19 @@ class SummaryState:
 
         lo, ln, counts = ragged_bins(self.hist, self.vmin, self.vmax)
         tmp = Path(path).with_suffix(".tmp.npz")
-        np.savez(tmp, done=np.int64(self.done), n=self.n, mean=self.mean, m2=self.m2, vmin=self.vmin, vmax=self.vmax,
-                 thr_count=self.thr_count, hist_lo=lo, hist_len=ln, hist_counts=counts)
+        np.savez(
+            tmp,
+            done=np.int64(self.done),
+            n=self.n,
+            mean=self.mean,
+            m2=self.m2,
+            vmin=self.vmin,
+            vmax=self.vmax,
+            thr_count=self.thr_count,
+            hist_lo=lo,
+            hist_len=ln,
+            hist_counts=counts,
+        )
         os.replace(tmp, path)
 
     @classmethod
@@ -442,14 +460,38 @@ def _coords(spec: SummarySpec) -> dict:
         "year": ("year", np.array(spec.years, dtype=np.int64), {"long_name": "calendar year"}),
         "region": ("region", np.array(spec.regions, dtype=object), {"long_name": "region"}),
         "component": ("component", np.array(m.COMPONENTS, dtype=object), {"long_name": "data-centre component"}),
-        "water_source": ("water_source", np.array(m.WATER_SOURCES, dtype=object), {"long_name": "on-site cooling or off-site generation"}),
-        "boundary": ("boundary", np.array(list(BOUNDARIES), dtype=object), {"long_name": "incl_crypto: all components; dc_only: all but crypto"}),
+        "water_source": (
+            "water_source",
+            np.array(m.WATER_SOURCES, dtype=object),
+            {"long_name": "on-site cooling or off-site generation"},
+        ),
+        "boundary": (
+            "boundary",
+            np.array(list(BOUNDARIES), dtype=object),
+            {"long_name": "incl_crypto: all components; dc_only: all but crypto"},
+        ),
         "threshold": ("threshold", np.arange(len(th), dtype=np.int64), {"long_name": "exceedance threshold index"}),
-        "threshold_label": ("threshold", np.array([t.label(units[t]) for t in th], dtype=object), {"long_name": "exceedance event"}),
-        "threshold_variable": ("threshold", np.array([t.variable for t in th], dtype=object), {"long_name": "variable of the total"}),
-        "threshold_boundary": ("threshold", np.array([t.boundary for t in th], dtype=object), {"long_name": "boundary of the total"}),
+        "threshold_label": (
+            "threshold",
+            np.array([t.label(units[t]) for t in th], dtype=object),
+            {"long_name": "exceedance event"},
+        ),
+        "threshold_variable": (
+            "threshold",
+            np.array([t.variable for t in th], dtype=object),
+            {"long_name": "variable of the total"},
+        ),
+        "threshold_boundary": (
+            "threshold",
+            np.array([t.boundary for t in th], dtype=object),
+            {"long_name": "boundary of the total"},
+        ),
         "threshold_year": ("threshold", np.array([t.year for t in th], dtype=np.int64), {"long_name": "year of the total"}),
-        "threshold_value": ("threshold", np.array([t.value for t in th], dtype=np.float64), {"long_name": "threshold value (units of the variable)"}),
+        "threshold_value": (
+            "threshold",
+            np.array([t.value for t in th], dtype=np.float64),
+            {"long_name": "threshold value (units of the variable)"},
+        ),
     }
 
 
@@ -470,12 +512,21 @@ def summary_data_vars(state: SummaryState) -> dict:
         out[f"{g.name}_quantile"] = (
             ("quantile", *g.dims),
             np.moveaxis(qs[sl].reshape(*g.shape, len(spec.quantiles)), -1, 0),
-            dict(base, units=vs.units, cell_methods="scenario: quantile", description="quantile over scenarios read from a log-spaced histogram "
-                 f"({ks.HIST_PER_OCTAVE} bins per octave; relative error <= {QUANTILE_REL_ERROR:.3%})"),
+            dict(
+                base,
+                units=vs.units,
+                cell_methods="scenario: quantile",
+                description="quantile over scenarios read from a log-spaced histogram "
+                f"({ks.HIST_PER_OCTAVE} bins per octave; relative error <= {QUANTILE_REL_ERROR:.3%})",
+            ),
         )
         for stat, (method, desc) in _STATS.items():
             units = f"({vs.units})^2" if stat == "variance" else vs.units
-            out[f"{g.name}_{stat}"] = (g.dims, stats[stat][sl].reshape(g.shape), dict(base, units=units, cell_methods=method, description=desc))
+            out[f"{g.name}_{stat}"] = (
+                g.dims,
+                stats[stat][sl].reshape(g.shape),
+                dict(base, units=units, cell_methods=method, description=desc),
+            )
     n = state.done
     counts = np.empty_like(state.thr_count)
     counts[spec.thr_order] = state.thr_count  # back to the order of spec.thresholds
@@ -518,9 +569,13 @@ def warnings_for(state: SummaryState) -> list[str]:
     negative = np.nonzero(state.vmin < 0)[0]
     out = []
     if above.size:
-        out.append(f"{above.size} summary cells have quantiles above 2^{ks.HIST_EXP_HI}, where the histogram has no resolution "
-                   f"(first: {state.spec.describe_cell(int(above[0]))}); their quantiles are approximate")
+        out.append(
+            f"{above.size} summary cells have quantiles above 2^{ks.HIST_EXP_HI}, where the histogram has no resolution "
+            f"(first: {state.spec.describe_cell(int(above[0]))}); their quantiles are approximate"
+        )
     if negative.size:
-        out.append(f"{negative.size} summary cells have negative values (first: {state.spec.describe_cell(int(negative[0]))}); "
-                   f"quantiles below 2^{ks.HIST_EXP_LO} are interpolated between the minimum and 2^{ks.HIST_EXP_LO}")
+        out.append(
+            f"{negative.size} summary cells have negative values (first: {state.spec.describe_cell(int(negative[0]))}); "
+            f"quantiles below 2^{ks.HIST_EXP_LO} are interpolated between the minimum and 2^{ks.HIST_EXP_LO}"
+        )
     return out

@@ -114,15 +114,24 @@ def exceedance(ds: xr.Dataset, thresholds=()) -> pd.DataFrame:
     if is_summary(ds):
         stored = {
             (str(v), str(b), int(y), float(x)): (float(p), str(lab))
-            for v, b, y, x, p, lab in zip(ds.threshold_variable.values, ds.threshold_boundary.values, ds.threshold_year.values,
-                                          ds.threshold_value.values, ds.exceedance_probability.values, ds.threshold_label.values, strict=True)
+            for v, b, y, x, p, lab in zip(
+                ds.threshold_variable.values,
+                ds.threshold_boundary.values,
+                ds.threshold_year.values,
+                ds.threshold_value.values,
+                ds.exceedance_probability.values,
+                ds.threshold_label.values,
+                strict=True,
+            )
         }
         keys = [(t.variable, t.boundary, t.year, t.value) for t in wanted] or list(stored)
         for k in keys:
             if k not in stored:
                 have = ", ".join(lab for _, lab in stored.values()) or "none"
-                raise ValueError(f"the summary file holds no exceedance probability for {wanted[keys.index(k)].label()}; "
-                                 f"it holds: {have} (add thresholds with --threshold when running)")
+                raise ValueError(
+                    f"the summary file holds no exceedance probability for {wanted[keys.index(k)].label()}; "
+                    f"it holds: {have} (add thresholds with --threshold when running)"
+                )
             rows.append((stored[k][1], stored[k][0]))
     else:
         n = ds.sizes["scenario"]

@@ -26,7 +26,9 @@ GROUP = 16  # scenarios gathered together: two 64-byte lines per cell
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
-def accumulate_block(e, c, w, a, first, cell_var, cell_ptr, term_idx, thr_ptr, thr_value, tile, hist, thr_count, bmean, bm2, vmin, vmax, bad):
+def accumulate_block(
+    e, c, w, a, first, cell_var, cell_ptr, term_idx, thr_ptr, thr_value, tile, hist, thr_count, bmean, bm2, vmin, vmax, bad
+):
     """Accumulate one block (the rows of ``e, c, w, a``, 2-D [scenario, element]) into every cell.
 
     Scenario ``i`` of the block is scenario ``first + i`` of the run.  ``tile`` [cells, width]
@@ -48,7 +50,23 @@ def accumulate_block(e, c, w, a, first, cell_var, cell_ptr, term_idx, thr_ptr, t
             j = g * GROUP
             _gather_cells(t0 + j, min(GROUP, width - j), j, e, c, w, a, cell_var, cell_ptr, term_idx, tile)
         for k in numba.prange(n_cells):
-            _accumulate_cell(k, tile[k, :width], bits[k, :width], first + t0, thr_ptr, thr_value, hist, thr_count, shift, s1, s2, nvalid, vmin, vmax, bad)
+            _accumulate_cell(
+                k,
+                tile[k, :width],
+                bits[k, :width],
+                first + t0,
+                thr_ptr,
+                thr_value,
+                hist,
+                thr_count,
+                shift,
+                s1,
+                s2,
+                nvalid,
+                vmin,
+                vmax,
+                bad,
+            )
     for k in range(n_cells):
         _block_moments(k, shift, s1, s2, nvalid, bmean, bm2)
 

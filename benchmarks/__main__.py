@@ -10,11 +10,13 @@ What it measures, in one process so that ratios compare like with like (details 
 * the NumPy reference backend on the same scenarios (baseline) up to ``--numpy-max``;
 * the CPU memory floor (writing the same bytes) and the ratio of the kernels to it;
 * thread scaling (``numba.set_num_threads``) at ``--threads-size`` scenarios;
-* the in-memory quantile summary (``engine.summary.summarise``);
+* the in-memory quantile summary (``engine.summary.summarise``) and streaming summary runs
+  (``engine.stream.compute_summary``, default cells, ``--summary-sizes``);
 * on a GPU (``--gpu on``, or ``auto`` when one is present): device name, compute capability,
   driver and library versions; compile time; bit-identity of the uniforms and agreement of
   the outputs with the CPU; throughput against scenario count (default 10^4 … 10^9) with
-  sampling, model, fused kernel, transfer and the device-memory-bandwidth floor.
+  sampling, model, fused kernel, transfer and the device-memory-bandwidth floor; summary
+  runs with device-side summaries (``--gpu-summary-sizes``, up to 10^9) against the CPU's.
 
 Results: ``<out>.json`` (everything) and ``<out>.md`` (tables), by default under
 ``benchmarks/results/`` named after the machine (``cpu-<cores>core`` or ``gpu-<device>``).
@@ -61,6 +63,7 @@ def parse_args(argv=None):
     cpu.add_argument("--threads-size", type=float, default=1e6, help="scenarios per thread-scaling point (0: skip)")
     cpu.add_argument("--no-compile", action="store_true", help="skip the cold/warm compile measurement (fresh processes)")
     cpu.add_argument("--summary-size", type=float, default=2e4, help="scenarios of the in-memory quantile summary (0: skip)")
+    cpu.add_argument("--summary-sizes", nargs="*", type=float, default=[1e5, 1e6], help="CPU streaming-summary run sizes (none: skip)")
     gpu = ap.add_argument_group("GPU")
     gpu.add_argument("--gpu", choices=["auto", "on", "off"], default="auto", help="on: fail without a device; auto: when one is present")
     gpu.add_argument("--gpu-sizes", nargs="*", type=float, default=DEFAULT_GPU_SIZES)
@@ -68,6 +71,10 @@ def parse_args(argv=None):
     gpu.add_argument("--transfer-max", type=float, default=1e7, help="largest count whose cube is also copied to the host")
     gpu.add_argument("--check-size", type=int, default=10_000, help="scenarios of the GPU-vs-CPU agreement check")
     gpu.add_argument("--no-fused", action="store_true", help="skip the fused sample+model kernel")
+    gpu.add_argument("--gpu-summary-sizes", nargs="*", type=float, default=[1e5, 1e6, 1e7, 1e8, 1e9],
+                     help="summary-run sizes on the device (stops after a size that took over --gpu-summary-budget s)")
+    gpu.add_argument("--gpu-summary-chunk", type=int, default=1 << 24, help="scenarios per summary chunk on the device")
+    gpu.add_argument("--gpu-summary-budget", type=float, default=60.0)
     return ap.parse_args(argv)
 
 
@@ -94,9 +101,16 @@ def run_cpu(args, config, layout, result, save=lambda: None):
         result["threads"] = cpu.thread_scaling(layout, int(args.threads_size), args.chunk, counts, seed=args.seed)
     if args.summary_size:
         result["xarray_summary"] = cpu.xarray_summary(config, int(args.summary_size))
+    result["summary_runs"] = []
+    for n in [int(s) for s in args.summary_sizes]:
+        _log(f"cpu: summary run of {n:,} scenarios")
+        r = cpu.summary_run(config, layout, n, args.chunk * 4, seed=args.seed)
+        _log(json.dumps(r))
+        result["summary_runs"].append(r)
+        save()
 
 
-def run_gpu(args, layout, result, save=lambda: None):
+def run_gpu(args, config, layout, result, save=lambda: None):
     from benchmarks import gpu
     from engine.backends import get_backend
 
@@ -118,6 +132,16 @@ def run_gpu(args, layout, result, save=lambda: None):
         _log(json.dumps(r))
         result["gpu"]["sizes"].append(r)
         save()
+    result["gpu"]["summary_runs"] = []
+    for n in [int(s) for s in args.gpu_summary_sizes]:
+        _log(f"gpu: summary run of {n:,} scenarios")
+        r = gpu.summary_run(be, config, layout, n, args.gpu_summary_chunk, seed=args.seed)
+        _log(json.dumps(r))
+        result["gpu"]["summary_runs"].append(r)
+        save()
+        if r["summary_s"] > args.gpu_summary_budget:
+            _log(f"gpu: {n:,} took {r['summary_s']:.0f} s > --gpu-summary-budget; larger summary sizes skipped")
+            break
 
 
 def main(argv=None):
@@ -171,7 +195,7 @@ def main(argv=None):
 
     run_cpu(args, config, layout, result, save)
     if use_gpu:
-        run_gpu(args, layout, result, save)
+        run_gpu(args, config, layout, result, save)
     print(save(final=True))
     _log(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
     return result

@@ -267,3 +267,23 @@ def xarray_summary(config, n=20_000) -> dict:
     t0 = time.perf_counter()
     summarise(ds, "electricity", "incl_crypto")
     return {"scenarios": n, "summarise_s": time.perf_counter() - t0}
+
+
+def summary_run(config, layout, n, chunk, seed=42) -> dict:
+    """A streaming summary run on the CPU (``engine.stream.compute_summary`` per chunk, merged
+    in order by ``engine.summaries.SummaryState``), default summary cells, no cube kept."""
+    from engine.stream import ChunkJob, compute_summary
+    from engine.summaries import BLOCK, SummaryState, build_summary_spec
+
+    spec = build_summary_spec(config, layout)
+    job = ChunkJob(layout, seed, "numba", "float64", spec)
+    c = max(BLOCK, (min(chunk, n) // BLOCK) * BLOCK)
+    state = SummaryState(spec)
+    t0 = time.perf_counter()
+    for start, count in chunks(n, c):
+        state.add(compute_summary(job, start, count))
+    t1 = time.perf_counter()
+    state.quantiles()
+    t2 = time.perf_counter()
+    return {"scenarios": n, "chunk": c, "cells": spec.n_cells, "summary_s": t1 - t0, "finalize_s": t2 - t1,
+            "scenario_years_per_s": n * layout.n_years / (t1 - t0), "peak_rss_mib": peak_rss_mib()}

@@ -11,7 +11,8 @@ Phases per scenario count, each timed between ``cuda.synchronize()`` calls:
   scenarios; beyond that the cube is computed on the device and dropped, which measures the
   kernels, not a usable run).
 
-Device-side summaries (issue 4, part 2) are not implemented yet: no ``reduction`` phase here.
+Summary runs (:func:`summary_run`): device-side summaries, ``CudaBackend.summarise_chunk`` per
+chunk; the statistics are merged on the host.
 """
 
 from __future__ import annotations
@@ -209,3 +210,27 @@ def default_chunk(layout, free_bytes: int | None) -> int:
     per = output_bytes(layout, 1) * 2  # two-phase buffers + fused buffers
     budget = int(0.4 * free_bytes) if free_bytes else 4 * 2**30
     return int(max(1024, min(1 << 22, budget // per)))
+
+
+def summary_run(be, config, layout, n, chunk, seed=42) -> dict:
+    """A summary run with device-side summaries (``CudaBackend.summarise_chunk`` per chunk,
+    merged on the host in order); only the statistics cross the bus."""
+    from numba import cuda
+
+    from engine.summaries import BLOCK, SummaryState, build_summary_spec
+
+    spec = build_summary_spec(config, layout)
+    c = max(BLOCK, (min(chunk, n) // BLOCK) * BLOCK)
+    be.summarise_chunk(layout, spec, seed, 0, min(n, BLOCK))  # compile and allocate, untimed
+    cuda.synchronize()
+    state = SummaryState(spec)
+    t_dev = 0.0
+    t0 = time.perf_counter()
+    for start, count in chunks(n, c):
+        t = time.perf_counter()
+        part = be.summarise_chunk(layout, spec, seed, start, count)
+        t_dev += time.perf_counter() - t
+        state.add(part)
+    t1 = time.perf_counter()
+    return {"scenarios": n, "chunk": c, "cells": spec.n_cells, "summary_s": t1 - t0, "device_s": t_dev,
+            "scenario_years_per_s": n * layout.n_years / (t1 - t0)}

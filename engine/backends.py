@@ -243,6 +243,14 @@ class CudaBackend:
                 target[...] = d.copy_to_host()
 
     # ------------------------------------------------------------------ device-side summaries
+    def _batch_budget(self) -> int:
+        """Bytes for one summary batch's float64 buffers: 1/4 of the free device memory, 256 MiB-8 GiB."""
+        try:
+            free, _ = self._cuda.current_context().get_memory_info()
+        except Exception:  # noqa: BLE001 - the simulator has no memory to report
+            return 2**30
+        return int(min(8 * 2**30, max(2**28, free // 4)))
+
     def summarise_chunk(self, layout, spec, seed, start, count, batch_blocks=None):
         """The :class:`engine.summaries.ChunkSummary` of scenarios ``start .. start+count-1``,
         computed on the device: only the statistics come back, never the cube.
@@ -251,7 +259,7 @@ class CudaBackend:
         scenario order per cell, so a chunk summarised here merges with CPU chunks into the
         same summary (histograms and exceedance counts exactly; moments, min and max to the
         last bits of the model's float64 values).  ``batch_blocks`` summary blocks are
-        projected per device batch (default: ~1 GB of float64 outputs).
+        projected per device batch (default: a quarter of the free device memory, at most 8 GiB).
         """
         from engine.summaries import BLOCK, ChunkSummary
         from kernels.cpu_summary import ragged_bins
@@ -286,7 +294,7 @@ class CudaBackend:
 
         y, r, c = layout.n_years, layout.n_regions, N_COMPONENTS
         per_block = 8 * BLOCK * (layout.n_inputs + 4 * y * r * c + y * r + k)  # float64 inputs, outputs, tile
-        step = batch_blocks or max(1, min(n_blocks, 2**30 // per_block))
+        step = batch_blocks or max(1, min(n_blocks, self._batch_budget() // per_block))
         for b0 in range(0, n_blocks, step):
             s0 = start + b0 * BLOCK
             n = min(step * BLOCK, start + count - s0)

@@ -13,7 +13,7 @@ def test_cpu_suite_writes_json_and_markdown(tmp_path):
 
     out = tmp_path / "bench"
     args = ["--sizes", "300", "2000", "--chunk", "1000", "--numpy-max", "300", "--write-max", "2000", "--tmpdir", str(tmp_path),
-            "--threads", "1", "2", "--threads-size", "1000", "--summary-size", "200", "--no-compile", "--gpu", "off", "--out", str(out)]
+            "--threads", "1", "2", "--threads-size", "1000", "--summary-size", "200", "--summary-sizes", "5000", "--no-compile", "--gpu", "off", "--out", str(out)]
     result = main(args)
     data = json.loads(out.with_suffix(".json").read_text())
     assert [r["scenarios"] for r in data["sizes"]] == [300, 2000]
@@ -25,7 +25,9 @@ def test_cpu_suite_writes_json_and_markdown(tmp_path):
     assert 300 < small["check_mean_total_last_year_twh"] < 1e5  # the reduction saw real totals
     assert [r["threads"] for r in data["threads"]] == [1, 2]
     assert data["first_calls"]["total_s"] >= 0 and "gpu" not in data and data["complete"] is True
+    (sr,) = data["summary_runs"]
+    assert sr["scenarios"] == 5000 and sr["cells"] > 1000 and sr["summary_s"] > 0
     md = out.with_suffix(".md").read_text()
-    assert "## CPU: throughput against scenario count" in md and "## CPU: thread scaling" in md
+    assert "## CPU: throughput against scenario count" in md and "## CPU: thread scaling" in md and "summary runs" in md
     assert result["machine"]["cores"] >= 1
     assert not list(tmp_path.glob("*.nc"))  # the write phase cleans up

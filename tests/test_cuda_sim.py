@@ -149,7 +149,7 @@ def test_device_info_names_the_device():
     assert info["numba"]
 
 
-def test_gpu_benchmark_runs_and_reports(layout, tmp_path):
+def test_gpu_benchmark_runs_and_reports(default_config, layout, tmp_path):
     """The GPU part of ``python -m benchmarks`` on a few scenarios (here: in the simulator)."""
     from benchmarks import gpu, report
 
@@ -158,6 +158,8 @@ def test_gpu_benchmark_runs_and_reports(layout, tmp_path):
     check = gpu.check_against_cpu(be, layout, n=16)
     assert check["uniforms_bit_identical"] and check["agree_rtol_1e-6"], check
     r = gpu.bench_size(be, layout, 40, 32, transfer_max=40)
+    sr = gpu.summary_run(be, default_config, layout, 12, 4096)
+    assert sr["scenarios"] == 12 and sr["device_s"] > 0
     for key in ("sample_s", "model_s", "fused_s", "bandwidth_floor_s", "transfer_s"):
         assert r[key] > 0, key
     assert r["cube_bytes"] == 40 * 6144
@@ -165,11 +167,13 @@ def test_gpu_benchmark_runs_and_reports(layout, tmp_path):
               "inputs": layout.n_inputs, "machine": {"cpu": "x", "cores": 1, "numba_threads": 1, "python": "3", "numba": "0", "numpy": "2"},
               "sizes": [{"scenarios": 40, "scenario_years_per_s": 1.0, "sample_s": 1.0, "model_s": 1.0, "reduction_s": 0.1,
                          "memory_floor_s": 0.1, "compute_vs_memory_floor": 20.0, "peak_rss_mib": 1.0}],
-              "gpu": {"device": gpu.device_info(), "compile": comp, "check": check, "sizes": [r]}}
+              "summary_runs": [{"scenarios": 12, "cells": 1, "scenario_years_per_s": 1.0, "summary_s": 1.0, "finalize_s": 0.1}],
+              "gpu": {"device": gpu.device_info(), "compile": comp, "check": check, "sizes": [r], "summary_runs": [sr]}}
     report.ratios(result)
     assert r["speedup_vs_cpu_all_cores"] > 0
     md = report.markdown(result)
-    assert "## GPU" in md and "uniforms bit-identical: True" in md
+    assert "## GPU" in md and "uniforms bit-identical: True" in md and "device-side summaries" in md
+    assert sr["speedup_vs_cpu_summary"] > 0
 
 
 @pytest.fixture(scope="module")

@@ -72,9 +72,10 @@ def parse_args(argv=None):
     gpu.add_argument("--check-size", type=int, default=10_000, help="scenarios of the GPU-vs-CPU agreement check")
     gpu.add_argument("--no-fused", action="store_true", help="skip the fused sample+model kernel")
     gpu.add_argument("--gpu-summary-sizes", nargs="*", type=float, default=[1e5, 1e6, 1e7, 1e8, 1e9],
-                     help="summary-run sizes on the device (stops after a size that took over --gpu-summary-budget s)")
+                     help="summary-run sizes on the device (see --gpu-budget)")
     gpu.add_argument("--gpu-summary-chunk", type=int, default=1 << 24, help="scenarios per summary chunk on the device")
-    gpu.add_argument("--gpu-summary-budget", type=float, default=60.0)
+    gpu.add_argument("--gpu-budget", type=float, default=120.0,
+                     help="skip the next GPU size (cube or summary) when it would take longer than this, extrapolated linearly [s]")
     return ap.parse_args(argv)
 
 
@@ -126,22 +127,37 @@ def run_gpu(args, config, layout, result, save=lambda: None):
     save()
     chunk = args.gpu_chunk or gpu.default_chunk(layout, info.get("memory_free_bytes"))
     result["gpu"]["sizes"] = []
-    for n in [int(s) for s in args.gpu_sizes]:
+    result["gpu"]["skipped"] = []
+    sizes = [int(s) for s in args.gpu_sizes]
+    for i, n in enumerate(sizes):
         _log(f"gpu: {n:,} scenarios (chunk {chunk:,})")
+        t0 = time.perf_counter()
         r = gpu.bench_size(be, layout, n, chunk, seed=args.seed, transfer_max=args.transfer_max, fused=not args.no_fused)
         _log(json.dumps(r))
         result["gpu"]["sizes"].append(r)
         save()
+        if _over_budget(time.perf_counter() - t0, n, sizes[i + 1 :], args.gpu_budget, result["gpu"]["skipped"], "cube"):
+            break
     result["gpu"]["summary_runs"] = []
-    for n in [int(s) for s in args.gpu_summary_sizes]:
+    sizes = [int(s) for s in args.gpu_summary_sizes]
+    for i, n in enumerate(sizes):
         _log(f"gpu: summary run of {n:,} scenarios")
         r = gpu.summary_run(be, config, layout, n, args.gpu_summary_chunk, seed=args.seed)
         _log(json.dumps(r))
         result["gpu"]["summary_runs"].append(r)
         save()
-        if r["summary_s"] > args.gpu_summary_budget:
-            _log(f"gpu: {n:,} took {r['summary_s']:.0f} s > --gpu-summary-budget; larger summary sizes skipped")
+        if _over_budget(r["summary_s"], n, sizes[i + 1 :], args.gpu_budget, result["gpu"]["skipped"], "summary"):
             break
+    save()
+
+
+def _over_budget(seconds, n, rest, budget, skipped, what) -> bool:
+    """True (and the rest recorded as skipped) when the next size would outlast ``budget``."""
+    if rest and seconds * rest[0] / n > budget:
+        skipped.extend({"what": what, "scenarios": m, "predicted_s": seconds * m / n} for m in rest)
+        _log(f"gpu: {what} at {rest[0]:,} scenarios would take ~{seconds * rest[0] / n:.0f} s > --gpu-budget; skipped {rest}")
+        return True
+    return False
 
 
 def main(argv=None):

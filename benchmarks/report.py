@@ -161,4 +161,6 @@ def markdown(result: dict) -> str:
                 )
             lines += ["", "× CPU summary: against the best CPU summary run of this run (all cores). Issue 4's targets: "
                           "≥ 25× on an H100; 10^9 scenarios in < 5 s after compilation.", ""]
+        for sk in g.get("skipped") or []:
+            lines.append(f"Skipped ({sk['what']}): {sk['scenarios']:.0e} scenarios, predicted {sk['predicted_s']:.0f} s (over --gpu-budget).")
     return "\n".join(lines)

@@ -67,6 +67,8 @@ def compute_summary(job: ChunkJob, start: int, count: int) -> ChunkSummary:
         raise ValueError(f"summary chunks hold fewer than 2**31 scenarios, got {count}")
     spec, layout = job.spec, job.layout
     be = get_backend(job.backend)
+    if hasattr(be, "summarise_chunk"):  # a backend that summarises where it computes (the GPU): only statistics come back
+        return be.summarise_chunk(layout, spec, job.seed, start, count)
     n_blocks = math.ceil(count / BLOCK)
     k = spec.n_cells
     hist = np.zeros((k, HIST_BINS), dtype=np.int32)  # calloc: only the pages of occupied bins get touched

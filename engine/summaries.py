@@ -205,34 +205,44 @@ def build_summary_spec(config, layout, thresholds=(), quantiles=QUANTILES) -> Su
     terms: list[int] = []
     groups: list[Group] = []
 
-    def add_group(name, variable, dims, shape, term_lists):
+    def add_group(name, variable, dims, shape, term_lists, derived=False):
+        """Element cells (terms: flat elements of ``variable``) or derived ones (terms: earlier cells)."""
         groups.append(Group(name, variable, dims, shape, len(cell_var)))
+        code = ks.VAR_CELLS if derived else _VAR_CODE[variable]
         for tl in term_lists:
-            cell_var.append(_VAR_CODE[variable])
+            cell_var.append(code)
             terms.extend(tl)
             ptr.append(len(terms))
 
     for var in ("electricity", "carbon", "water"):
         srcs = range(n_s) if var == "water" else [None]
-
-        def el(y, r, c, s, _w=var == "water"):
-            return _element_index(n_r, y, r, c, s if _w else None)
-
         if var == "water":
-            cells = [[el(y, r, c, s)] for y in range(n_y) for r in range(n_r) for c in range(n_c) for s in range(n_s)]
+            cells = [
+                [_element_index(n_r, y, r, c, s)] for y in range(n_y) for r in range(n_r) for c in range(n_c) for s in range(n_s)
+            ]
             add_group(var, var, ("year", "region", "component", "water_source"), (n_y, n_r, n_c, n_s), cells)
         else:
-            cells = [[el(y, r, c, None)] for y in range(n_y) for r in range(n_r) for c in range(n_c)]
+            cells = [[_element_index(n_r, y, r, c)] for y in range(n_y) for r in range(n_r) for c in range(n_c)]
             add_group(var, var, ("year", "region", "component"), (n_y, n_r, n_c), cells)
-        by_region = [[el(y, r, c, s) for c in comps for s in srcs] for comps in bounds for y in range(n_y) for r in range(n_r)]
-        add_group(f"{var}_by_region", var, ("boundary", "year", "region"), (len(bounds), n_y, n_r), by_region)
-        by_comp = [[el(y, r, c, s) for r in range(n_r) for s in srcs] for y in range(n_y) for c in range(n_c)]
-        add_group(f"{var}_by_component", var, ("year", "component"), (n_y, n_c), by_comp)
-        total = [[el(y, r, c, s) for r in range(n_r) for c in comps for s in srcs] for comps in bounds for y in range(n_y)]
-        add_group(f"{var}_total", var, ("boundary", "year"), (len(bounds), n_y), total)
+        base = groups[-1].offset
+
+        def cell(y, r, c, s, _base=base, _w=var == "water"):  # index of an element cell of this variable
+            flat = (y * n_r + r) * n_c + c
+            return _base + (flat * n_s + s if _w else flat)
+
+        by_region = [[cell(y, r, c, s) for c in comps for s in srcs] for comps in bounds for y in range(n_y) for r in range(n_r)]
+        add_group(f"{var}_by_region", var, ("boundary", "year", "region"), (len(bounds), n_y, n_r), by_region, derived=True)
+        reg = groups[-1].offset
+        by_comp = [[cell(y, r, c, s) for r in range(n_r) for s in srcs] for y in range(n_y) for c in range(n_c)]
+        add_group(f"{var}_by_component", var, ("year", "component"), (n_y, n_c), by_comp, derived=True)
+        total = [[reg + (b * n_y + y) * n_r + r for r in range(n_r)] for b in range(len(bounds)) for y in range(n_y)]
+        add_group(f"{var}_total", var, ("boundary", "year"), (len(bounds), n_y), total, derived=True)
     acc = "installed_accelerators"
     add_group(acc, acc, ("year", "region"), (n_y, n_r), [[y * n_r + r] for y in range(n_y) for r in range(n_r)])
-    add_group(f"{acc}_total", acc, ("year",), (n_y,), [[y * n_r + r for r in range(n_r)] for y in range(n_y)])
+    base = groups[-1].offset
+    add_group(
+        f"{acc}_total", acc, ("year",), (n_y,), [[base + y * n_r + r for r in range(n_r)] for y in range(n_y)], derived=True
+    )
 
     spec_thresholds = _thresholds(list(getattr(config, "thresholds", [])) + list(thresholds), years)
     n_cells = len(cell_var)

@@ -14,7 +14,8 @@ from kernels import summary
 from kernels._target import build
 
 K = build(numba.njit(cache=False, error_model="numpy", inline="always"), [summary])
-_gather_cells = K.gather_cells
+_gather_elements = K.gather_elements
+_derive_cells = K.derive_cells
 _accumulate_cell = K.accumulate_cell
 _block_moments = K.block_moments
 _moments_merge = K.moments_merge
@@ -22,7 +23,7 @@ hist_bin = K.hist_bin
 hist_lower_edge = K.hist_lower_edge
 
 TILE = 1024  # scenarios per tile (cell-major tile: ~2000 cells x 1024 x 8 B = 16 MB)
-GROUP = 16  # scenarios gathered together: two 64-byte lines per cell
+GROUP = 64  # scenarios gathered (and derived) together: eight 64-byte lines per cell
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
@@ -48,7 +49,9 @@ def accumulate_block(
         width = min(width_max, count - t0)
         for g in numba.prange((width + GROUP - 1) // GROUP):
             j = g * GROUP
-            _gather_cells(t0 + j, min(GROUP, width - j), j, e, c, w, a, cell_var, cell_ptr, term_idx, tile)
+            m = min(GROUP, width - j)
+            _gather_elements(t0 + j, m, j, e, c, w, a, cell_var, cell_ptr, term_idx, tile)
+            _derive_cells(j, m, cell_var, cell_ptr, term_idx, tile)
         for k in numba.prange(n_cells):
             _accumulate_cell(
                 k,

@@ -7,11 +7,12 @@ Target-independent kernel arithmetic (see :mod:`kernels._target`): the CPU drive
 Summary cells
 -------------
 A *cell* is one scalar per scenario: one element of an output variable (e.g. electricity of
-one year, region and component) or a sum of elements (a boundary total).  Cell ``k`` reads
+one year, region and component) or a sum (a boundary total).  An *element cell* reads
 variable ``cell_var[k]`` (0 electricity, 1 carbon, 2 water, 3 installed accelerators; each
 passed as a 2-D ``[scenario, flat element]`` array) and sums the flat elements
-``term_idx[cell_ptr[k]:cell_ptr[k+1]]`` in that order (a fixed summation order, so every
-target gives the same float64 value).
+``term_idx[cell_ptr[k]:cell_ptr[k+1]]``; a *derived cell* (``cell_var[k] == VAR_CELLS``)
+sums the earlier cells ``term_idx[cell_ptr[k]:cell_ptr[k+1]]``.  Sums run in table order
+(a fixed summation order, so every target gives the same float64 value).
 
 Statistics of a block of scenarios
 ----------------------------------
@@ -66,6 +67,7 @@ VAR_ELECTRICITY = 0
 VAR_CARBON = 1
 VAR_WATER = 2
 VAR_ACCELERATORS = 3
+VAR_CELLS = 4  # a derived cell: the sum of earlier cells (their rows of the tile)
 
 
 @kernel
@@ -117,19 +119,20 @@ def moments_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
 
 
 @kernel
-def gather_cells(s0, n, col0, e, c, w, a, cell_var, cell_ptr, term_idx, tile):
-    """Write every cell's value for scenarios ``s0 .. s0+n-1`` (rows of ``e, c, w, a``) into
-    ``tile[:, col0 .. col0+n-1]``.
+def gather_elements(s0, n, col0, e, c, w, a, cell_var, cell_ptr, term_idx, tile):
+    """Write the element cells' values for scenarios ``s0 .. s0+n-1`` (rows of ``e, c, w, a``)
+    into ``tile[:, col0 .. col0+n-1]``; derived cells (``VAR_CELLS``) are left alone.
 
-    A cell's value is the sum of its flat elements in table order.  ``tile`` [cells, tile
-    width] is cell-major, so the accumulation then reads each cell's values contiguously
-    (a cache-blocked transpose of the scenario-major cube: ``n`` ≈ 16 rows are read while
-    a cache line or two per cell is written).  The loops are written out per variable on
-    purpose: a helper taking the arrays, or re-binding an array variable, costs numba
-    atomic reference-count updates per call, several times the cost of the sums.
+    An element cell's value is the sum of its flat elements in table order.  ``tile``
+    [cells, tile width] is cell-major, so the accumulation then reads each cell's values
+    contiguously (a cache-blocked transpose of the scenario-major cube).  The loops are
+    written out per variable on purpose: a helper taking the arrays, or re-binding an array
+    variable, costs numba atomic reference-count updates per call.
     """
     for k in range(cell_var.shape[0]):
         var = cell_var[k]
+        if var == VAR_CELLS:
+            continue
         for j in range(n):
             tile[k, col0 + j] = 0.0
         # terms outer, scenarios inner: n independent sums in flight (the order per sum is the table's)
@@ -147,6 +150,32 @@ def gather_cells(s0, n, col0, e, c, w, a, cell_var, cell_ptr, term_idx, tile):
             else:
                 for j in range(n):
                     tile[k, col0 + j] += a[s0 + j, idx]
+
+
+@kernel
+def derive_cells(col0, n, cell_var, cell_ptr, term_idx, tile):
+    """Fill the derived cells (``VAR_CELLS``) of tile columns ``col0 .. col0+n-1``: each the sum,
+    in table order, of the earlier cells ``term_idx[cell_ptr[k]:cell_ptr[k+1]]`` (rows of
+    ``tile``).  Contiguous row sums: the totals cost a fraction of gathering them from elements.
+    """
+    for k in range(cell_var.shape[0]):
+        if cell_var[k] != VAR_CELLS:
+            continue
+        for j in range(n):
+            tile[k, col0 + j] = 0.0
+        for t in range(cell_ptr[k], cell_ptr[k + 1]):
+            src = term_idx[t]
+            for j in range(n):
+                tile[k, col0 + j] += tile[src, col0 + j]
+
+
+@kernel
+def gather_cells(s0, n, col0, e, c, w, a, cell_var, cell_ptr, term_idx, tile):
+    """Write every cell's value for scenarios ``s0 .. s0+n-1`` into ``tile[:, col0 .. col0+n-1]``:
+    :func:`gather_elements`, then :func:`derive_cells` (the same values, bit for bit, whether
+    a target runs them per scenario or per range of columns)."""
+    gather_elements(s0, n, col0, e, c, w, a, cell_var, cell_ptr, term_idx, tile)
+    derive_cells(col0, n, cell_var, cell_ptr, term_idx, tile)
 
 
 @kernel

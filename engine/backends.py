@@ -143,7 +143,8 @@ def cuda_unavailable_reason() -> str | None:
 @register("cuda")
 class CudaBackend:
     """numba.cuda kernels on the GPU: the same @kernel arithmetic as ``numba``, one thread per
-    scenario (grid-stride).  Uniforms are bit-identical to the CPU's; outputs agree to ~1e-15.
+    scenario (grid-stride).  Uniforms are bit-identical to the CPU's; outputs agree to rounding
+    (tested to rtol 1e-6).
 
     Raises :class:`BackendUnavailable` when there is neither a GPU nor numba's CUDA simulator
     (``NUMBA_ENABLE_CUDASIM=1``, set before numba is imported).

@@ -58,7 +58,7 @@ def compute_full(job: ChunkJob, start: int, count: int) -> dict[str, np.ndarray]
 
 def compute_summary(job: ChunkJob, start: int, count: int) -> ChunkSummary:
     """Project the chunk block by block (float64) and accumulate its summary statistics."""
-    from kernels.cpu_summary import TILE, accumulate_block, ragged_bins
+    from kernels.cpu_summary import accumulate_block, new_tile, ragged_bins
     from kernels.summary import HIST_BINS
 
     if start % BLOCK:
@@ -81,7 +81,7 @@ def compute_summary(job: ChunkJob, start: int, count: int) -> ChunkSummary:
     bad = np.full(k, no_bad, dtype=np.int64)
     block_n = np.empty(n_blocks)
     buf = cube.empty_arrays(layout, min(BLOCK, count), np.float64)
-    tile = np.empty((k, TILE))
+    tile = new_tile(k, min(BLOCK, count))
     for b in range(n_blocks):
         s0 = start + b * BLOCK
         n = min(BLOCK, start + count - s0)

@@ -22,8 +22,12 @@ _moments_merge = K.moments_merge
 hist_bin = K.hist_bin
 hist_lower_edge = K.hist_lower_edge
 
-TILE = 1024  # scenarios per tile (cell-major tile: ~2000 cells x 1024 x 8 B = 16 MB)
-GROUP = 64  # scenarios gathered (and derived) together: eight 64-byte lines per cell
+SUB = 64  # scenarios per sub-tile: a cell's row is 512 B, one sub-tile of ~2000 cells ~1 MB
+
+
+def new_tile(n_cells: int, count: int) -> np.ndarray:
+    """Scratch space for :func:`accumulate_block` of up to ``count`` scenarios: [sub-tiles, cells, SUB]."""
+    return np.empty(((count + SUB - 1) // SUB, n_cells, SUB))
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
@@ -32,45 +36,36 @@ def accumulate_block(
 ):
     """Accumulate one block (the rows of ``e, c, w, a``, 2-D [scenario, element]) into every cell.
 
-    Scenario ``i`` of the block is scenario ``first + i`` of the run.  ``tile`` [cells, width]
-    is scratch space (width :data:`TILE`).  Writes the block's moments into ``bmean``/``bm2``
-    [cells]; see :mod:`kernels.summary` for the rest.  Each cell is folded by one thread in
-    scenario order, so nothing depends on the thread count or the tile width.
+    Scenario ``i`` of the block is scenario ``first + i`` of the run.  ``tile`` is scratch
+    space from :func:`new_tile`.  Writes the block's moments into ``bmean``/``bm2`` [cells];
+    see :mod:`kernels.summary` for the rest.
+
+    Two phases: every sub-tile of :data:`SUB` scenarios is transposed cell-major (parallel over
+    sub-tiles; short rows keep the pages one pass touches few), then every cell folds all
+    the block's values in scenario order (parallel over cells; one long visit per cell keeps
+    its histogram's cache lines busy).  Each cell is folded by one thread in scenario order,
+    so nothing depends on the thread count.
     """
     count = e.shape[0]
     n_cells = cell_var.shape[0]
-    width_max = tile.shape[1]
+    ts = tile.shape[2]
+    n_sub = (count + ts - 1) // ts
     bits = tile.view(np.int64)
+    for q in numba.prange(n_sub):
+        m = min(ts, count - q * ts)
+        _gather_elements(q * ts, m, 0, e, c, w, a, cell_var, cell_ptr, term_idx, tile[q])
+        _derive_cells(0, m, cell_var, cell_ptr, term_idx, tile[q])
     shift = np.zeros(n_cells)
     s1 = np.zeros(n_cells)
     s2 = np.zeros(n_cells)
     nvalid = np.zeros(n_cells, dtype=np.int64)
-    for t0 in range(0, count, width_max):
-        width = min(width_max, count - t0)
-        for g in numba.prange((width + GROUP - 1) // GROUP):
-            j = g * GROUP
-            m = min(GROUP, width - j)
-            _gather_elements(t0 + j, m, j, e, c, w, a, cell_var, cell_ptr, term_idx, tile)
-            _derive_cells(j, m, cell_var, cell_ptr, term_idx, tile)
-        for k in numba.prange(n_cells):
+    for k in numba.prange(n_cells):
+        for q in range(n_sub):
+            m = min(ts, count - q * ts)
             _accumulate_cell(
-                k,
-                tile[k, :width],
-                bits[k, :width],
-                first + t0,
-                thr_ptr,
-                thr_value,
-                hist,
-                thr_count,
-                shift,
-                s1,
-                s2,
-                nvalid,
-                vmin,
-                vmax,
-                bad,
-            )
-    for k in range(n_cells):
+                k, tile[q, k, :m], bits[q, k, :m], first + q * ts, thr_ptr, thr_value, hist, thr_count,
+                shift, s1, s2, nvalid, vmin, vmax, bad,
+            )  # fmt: skip
         _block_moments(k, shift, s1, s2, nvalid, bmean, bm2)
 
 

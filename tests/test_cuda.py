@@ -63,6 +63,32 @@ def test_cli_run_with_backend_cuda_under_the_simulator(tmp_path):
         assert float(ds.electricity.sel(year=2022).sum(["region", "component"]).mean()) > 300
 
 
+def test_cli_summary_run_with_backend_cuda_matches_the_cpu(tmp_path):
+    """``dcproj run --summary --backend cuda`` (simulator): device-side summaries, same statistics."""
+    import numpy as np
+    import xarray as xr
+
+    files = {}
+    for backend in ("cuda", "numba"):
+        files[backend] = tmp_path / f"{backend}.nc"
+        res = subprocess.run(
+            [sys.executable, "-m", "engine.cli", "run", str(DEFAULT_CONFIG), "-n", "10", "--seed", "3", "--summary",
+             "--backend", backend, "-o", str(files[backend]), "--no-progress"],
+            cwd=ROOT,
+            env=_env(NUMBA_ENABLE_CUDASIM="1") if backend == "cuda" else _env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+    with xr.open_dataset(files["cuda"]) as gpu, xr.open_dataset(files["numba"]) as cpu:
+        assert gpu.attrs["backend"] == "cuda"
+        names = [n for n in cpu.data_vars if np.issubdtype(cpu[n].dtype, np.number)]
+        assert "electricity_total_mean" in names
+        for name in names:
+            np.testing.assert_allclose(gpu[name].values, cpu[name].values, rtol=1e-9, err_msg=name)
+
+
 @pytest.mark.skipif(HAS_GPU, reason="a CUDA device is present")
 def test_get_backend_cuda_says_no_device_is_available():
     with pytest.raises(BackendUnavailable, match=r"^no CUDA device is available \(.+\); use --backend numba") as exc:

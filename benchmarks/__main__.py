@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import os
 import re
 import sys
 import time
@@ -200,8 +201,11 @@ def main(argv=None):
         out = HERE / "results" / f"cpu-{result['machine']['cores']}core"
     out.parent.mkdir(parents=True, exist_ok=True)
 
+    result["load_average_start"] = list(os.getloadavg())
+
     def save(final=False):
         """Write the JSON and the tables (also after every size: a run cut short keeps its results)."""
+        result["load_average_end"] = list(os.getloadavg())
         report.ratios(result)
         result["complete"] = final
         table = report.markdown(result)

@@ -47,6 +47,12 @@ def markdown(result: dict) -> str:
         f"{result['years']} scenario-years). Ratios to a floor: kernel time / time to write the same bytes.",
         "",
     ]
+    la0, la1 = result.get("load_average_start"), result.get("load_average_end")
+    if la0 and la1:
+        busy = max(la0[0], la1[0], la1[1]) > 1.2 * m["cores"] / 2 + 0.5
+        lines += [f"Load average (1/5/15 min) at the start {'/'.join(f'{x:.1f}' for x in la0)}, at the end "
+                  f"{'/'.join(f'{x:.1f}' for x in la1)} on {m['cores']} cores"
+                  + (": **the machine was busy with other work; timings are noisy.**" if busy else "."), ""]
     if result.get("complete") is False:
         lines += ["**Incomplete**: the run was cut short; the tables hold the parts that finished.", ""]
     comp = result.get("compile")

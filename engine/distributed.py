@@ -103,12 +103,8 @@ def open_client(target: DaskTarget, *, memory_limit: int) -> Iterator:
                 cluster.close()
 
 
-def _dashboard() -> str | None:
-    """A dashboard on a free port if bokeh is installed (the live progress of cluster runs)."""
-    try:
-        import bokeh  # noqa: F401
-    except ImportError:
-        return None
+def _dashboard() -> str:
+    """The scheduler's HTTP server on a free port (the live dashboard when bokeh is installed)."""
     return ":0"
 
 

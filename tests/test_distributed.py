@@ -26,7 +26,7 @@ def cluster(default_config):
 
     run(default_config, scenarios=10, summary=True)  # compile (or load) the kernels here first: workers then load them from disk
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, env=dict(WORKER_ENV), memory_limit="2GiB"
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", env=dict(WORKER_ENV), memory_limit="2GiB"
     ) as c:
         yield c
 
@@ -121,7 +121,7 @@ def test_jobqueue_cluster_file(default_config, tmp_path, monkeypatch):
     class FakeSLURMCluster(LocalCluster):
         def __init__(self, **kwargs):
             seen.update(kwargs)
-            super().__init__(n_workers=0, processes=False, threads_per_worker=1, dashboard_address=None)
+            super().__init__(n_workers=0, processes=False, threads_per_worker=1, dashboard_address=":0")
 
         def scale(self, n=0, jobs=None, **kwargs):
             if jobs is None:  # LocalCluster's own calls

@@ -258,6 +258,14 @@ def test_summary_file_layout_provenance_and_cli_reader(tmp_path, default_config,
         assert list(summarise(ds, by="component").index.names) == ["year", "component"]
         with pytest.raises(ValueError, match="holds no exceedance probability"):
             exceedance(ds, ["2031>5"])
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    res = CliRunner().invoke(main, ["summary", str(path), "--boundary", "dc_only", "--year", "2030"])
+    assert res.exit_code == 0, res.output
+    assert f"summary of {N} scenarios" in " ".join(res.output.split())
+    assert "p50" in res.output and "P(electricity incl_crypto 2030 > 1000 TWh) = " in res.output
 
 
 def test_config_thresholds_and_bad_thresholds(tmp_path, default_text):

@@ -45,6 +45,7 @@ PROCESS_BYTES = 350 * 2**20  # RSS of a process that has loaded dcproj and its c
 SUMMARY_TASK_BYTES = 200 * 2**20  # a summary task: block arrays (46 MB), cell tile (68 MB), touched histogram pages, its partial
 SUMMARY_STATE_BYTES = 120 * 2**20  # the merged summary state (touched histogram pages) and final quantiles
 SUMMARY_PARTIAL_BYTES = 40 * 2**20  # one buffered partial waiting for its predecessors
+BATCH_QUEUE = 32  # chunks queued at least on a dask-jobqueue cluster (what adaptive scaling sees)
 AUTO_CLUSTER_SCENARIOS = 10_000_000  # --scheduler auto: a LocalCluster from this many scenarios up
 MEMORY_FRACTION = 0.6  # default --memory-limit: this fraction of the available RAM
 
@@ -224,16 +225,32 @@ class _InProcess:
 
 
 class _Dask:
+    """Chunks as dask tasks; how many run at once follows the cluster as workers come and go."""
+
     def __init__(self, client, target):
         self.client = client
-        info = client.scheduler_info()
-        workers = info.get("workers", {})
-        self.parallel = max(1, sum(w.get("nthreads", 1) for w in workers.values())) if workers else max(1, target.n_workers or 1)
-        self.processes = max(1, len(workers)) if target.kind == "local" else 1  # remote workers: not our memory
+        self.target = target
+        self._checked = 0.0
+        self._threads = 0
+        threads = self.threads()
+        self.parallel = threads or max(1, target.n_workers or 1)  # for planning: what is there now
+        self.processes = max(1, len(client.nthreads())) if target.kind == "local" else 1  # remote workers: not our memory
         self.description = target.describe()
 
+    def threads(self) -> int:
+        """Worker threads now (refreshed at most once a second: batch-system workers arrive late)."""
+        now = time.monotonic()
+        if now - self._checked >= 1.0:
+            self._threads = sum(self.client.nthreads().values())
+            self._checked = now
+        return self._threads
+
     def results(self, job: ChunkJob, todo, ordered: bool) -> Iterator[tuple[int, object]]:
-        return run_dask(self.client, job, todo, in_flight=self.parallel + 1, window=4 * self.parallel if ordered else None)
+        # a batch-system cluster sizes itself (adapt) from the queued tasks: keep a queue it can see
+        floor = BATCH_QUEUE if self.target.kind == "jobqueue" else 2
+        in_flight = lambda: max(floor, self.threads() + 1)  # noqa: E731
+        window = (lambda: max(2 * floor, 4 * self.threads())) if ordered else None
+        return run_dask(self.client, job, todo, in_flight=in_flight, window=window)
 
 
 @contextlib.contextmanager

@@ -171,15 +171,16 @@ def run_serial(job: ChunkJob, chunks: Iterable[tuple[int, int, int]]) -> Iterato
 
 
 def run_dask(
-    client, job: ChunkJob, chunks: Iterable[tuple[int, int, int]], *, in_flight: int, window: int | None = None
+    client, job: ChunkJob, chunks: Iterable[tuple[int, int, int]], *, in_flight, window=None
 ) -> Iterator[tuple[int, object]]:
     """Compute chunks as dask tasks; yield ``(index, result)`` as they complete.
 
     At most ``in_flight`` tasks are submitted at once (results are fetched and released as
     they arrive, so no result waits on a worker).  With ``window``, a chunk is submitted
     only while its index is less than the oldest unfinished index + ``window``, which bounds
-    what a caller merging in order has to buffer.  Tasks lost with a worker are recomputed
-    by the scheduler; on any error or interrupt the remaining tasks are cancelled.
+    what a caller merging in order has to buffer.  Both may be callables, asked again before
+    each submission (a cluster that grows).  Tasks lost with a worker are recomputed by the
+    scheduler; on any error or interrupt the remaining tasks are cancelled.
     """
     from distributed import as_completed
 
@@ -192,9 +193,11 @@ def run_dask(
 
     def submit_more():
         nonlocal nxt
-        while nxt < len(todo) and len(pending) < in_flight:
+        limit = in_flight() if callable(in_flight) else in_flight
+        span = window() if callable(window) else window
+        while nxt < len(todo) and len(pending) < limit:
             i, start, count = todo[nxt]
-            if window is not None and pending and i >= min(pending.values()) + window:
+            if span is not None and pending and i >= min(pending.values()) + span:
                 return
             fut = client.submit(compute_chunk, job, start, count, key=f"dcproj-chunk-{token}-{i:09d}", pure=False, priority=-i)
             pending[fut.key] = i

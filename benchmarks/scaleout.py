@@ -233,6 +233,11 @@ def machine() -> dict:
     }
 
 
+def _when(part: dict) -> str:
+    w = part.get("measured")
+    return f"(measured {w['date']}, commit {w['commit']}, load average {w['load_average']:.1f})" if w else ""
+
+
 def markdown(res: dict) -> str:
     m = res["machine"]
     lines = [
@@ -248,6 +253,8 @@ def markdown(res: dict) -> str:
         lines += [
             "## Cost per scenario (CPU time, one thread)",
             "",
+            _when(res["cost"]),
+            "",
             "| sample µs | model µs | summary accumulation µs | accumulation / (sample + model) |",
             "|---:|---:|---:|---:|",
             f"| {c['sample']:.2f} | {c['model']:.2f} | {c['accumulate']:.2f} | {c['accumulate_over_sample_and_model']:.2f}× |",
@@ -258,6 +265,8 @@ def markdown(res: dict) -> str:
         lines += [
             "## Single-process full cube",
             "",
+            _when(res["full"]),
+            "",
             "| scenarios | wall s | scenarios/s | file MiB | peak RSS MiB |",
             "|---:|---:|---:|---:|---:|",
             f"| {f['scenarios']:.0e} | {f['run_s']:.1f} | {f['scenarios_per_s']:,.0f} | {f['file_mib']:,.0f} | {f['peak_tree_rss_mib']:,.0f} |",  # noqa: E501
@@ -267,6 +276,8 @@ def markdown(res: dict) -> str:
         e = res["efficiency"]
         lines += [
             f"## Summary: LocalCluster of 2 workers vs one process, same chunks ({e['scenarios']:.0e} scenarios, chunks of {e['chunk_size']:,})",  # noqa: E501
+            "",
+            _when(e),
             "",
             "| one thread s | one process, all threads s | LocalCluster 2×1 s | cluster speed-up vs 1 thread | efficiency | cluster vs threads | identical |",  # noqa: E501
             "|---:|---:|---:|---:|---:|---:|---|",
@@ -280,6 +291,8 @@ def markdown(res: dict) -> str:
         b = res["big"]
         lines += [
             f"## `dcproj run --summary` of {b['scenarios']:.0e} scenarios (--scheduler {b['scheduler']}, end to end)",
+            "",
+            _when(b),
             "",
             "| scenarios | wall s | scenarios/s | peak RSS of all processes MiB | completed |",
             "|---:|---:|---:|---:|---|",
@@ -315,7 +328,12 @@ def main(argv=None) -> None:
     res["machine"] = machine()
     parts = {"cost": part_cost, "full": part_full, "efficiency": part_efficiency, "big": part_big}
     for name in args.parts:
-        res[name] = parts[name](args)
+        when = {
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "load_average": os.getloadavg()[0],
+            "commit": res["machine"]["commit"],
+        }
+        res[name] = dict(parts[name](args), measured=when)
         _log(json.dumps({k: v for k, v in res[name].items() if k != "stderr_tail"}))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         path_json.write_text(json.dumps(res, indent=1, default=str))

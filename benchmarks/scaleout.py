@@ -244,8 +244,8 @@ def markdown(res: dict) -> str:
         f"# dcproj scale-out benchmarks ({m['date']}, commit {m['commit']})",
         "",
         f"`python -m benchmarks.scaleout`; config `configs/default.yaml` (14 years × 4 regions, 2086 summary cells). "
-        f"CPU: {m['cpu']}, {m['cores']} cores, {m['ram_gib']:.1f} GiB; load average at start {m['load_average_at_start'][0]:.1f} "
-        "(a shared machine: other jobs ran alongside, timings are noisy).",
+        f"CPU: {m['cpu']}, {m['cores']} cores, {m['ram_gib']:.1f} GiB. A shared machine: other jobs ran alongside, so "
+        "timings are noisy; each section says when it was measured and the 1-minute load average then.",
         "",
     ]
     if "cost" in res:

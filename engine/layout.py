@@ -13,7 +13,6 @@ import numpy as np
 
 from engine.config import Config, copula_factor, correlation_matrix, input_names
 from engine.distributions import KINDS
-from kernels import model as m
 
 __all__ = ["Layout", "build_layout", "INPUT_UNITS"]
 

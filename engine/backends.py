@@ -87,12 +87,15 @@ class NumpyBackend:
         from scipy import special
 
         from engine.distributions import ppf_numpy_by_code
-        from engine.reference.philox import input_uniforms_np
+        from engine.reference.philox import input_uniform_pairs_np
 
         scenarios = np.arange(start, start + count, dtype=np.uint64)
         u = np.empty((count, layout.n_inputs))
-        for i in range(layout.n_inputs):
-            u[:, i] = input_uniforms_np(seed, scenarios, i)
+        for p in range((layout.n_inputs + 1) // 2):  # one Philox call serves two inputs
+            even, odd = input_uniform_pairs_np(seed, scenarios, p)
+            u[:, 2 * p] = even
+            if 2 * p + 1 < layout.n_inputs:
+                u[:, 2 * p + 1] = odd
         if layout.corr_index.size:
             z = special.ndtri(u[:, layout.corr_index])
             u[:, layout.corr_index] = np.clip(special.ndtr(z @ layout.corr_factor.T), 2.0**-54, 1.0 - 2.0**-53)

@@ -109,7 +109,7 @@ def _wait_for_progress(proc, manifest, key, timeout=120):
 @pytest.mark.parametrize("summary", [False, True])
 def test_sigterm_then_resume_through_the_cli(default_config, tmp_path, summary):
     out = tmp_path / "cli.nc"
-    n, chunk = (12 * BLOCK, BLOCK) if summary else (30_000, 1000)
+    n, chunk = (12 * BLOCK, BLOCK) if summary else (120_000, 500)  # long enough that SIGTERM lands mid-run
     args = ["run", DEFAULT_CONFIG, "-n", n, "--seed", 5, "--chunk-size", chunk, "--scheduler", "none", "-o", out] + (
         ["--summary"] if summary else []
     )

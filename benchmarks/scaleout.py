@@ -99,10 +99,10 @@ be = get_backend("numba"); n = BLOCK; k = spec.n_cells
 out = cube.empty_arrays(L, n, np.float64)
 x = be.sample(L, 1, 0, n); be.project(L, x, out)
 flat = [out[v].reshape(n, -1) for v in ("electricity", "carbon", "water", "installed_accelerators")]
-hist = np.zeros((k, HIST_BINS), np.int32); thr = np.zeros(0, np.int64); tile = cs.new_tile(k, n)
+hist = np.zeros((k, HIST_BINS), np.int32); thr = np.zeros(0, np.int64); scratch = cs.new_scratch(k, 0, n).arrays()
 bm, b2, lo, hi, bad = np.empty(k), np.empty(k), np.full(k, np.inf), np.full(k, -np.inf), np.full(k, 2**62, np.int64)
 tables = (spec.cell_var, spec.cell_ptr, spec.term_idx, spec.thr_ptr, spec.thr_value)
-acc = lambda: cs.accumulate_block(*flat, 0, *tables, tile, hist, thr, bm, b2, lo, hi, bad)
+acc = lambda: cs.accumulate_block(*flat, 0, *tables, *scratch, hist, thr, bm, b2, lo, hi, bad, numba.get_num_threads())
 def best(f, clock, reps=7):
     f(); ts = []
     for _ in range(reps):

@@ -289,8 +289,6 @@ class CudaBackend:
         thr_count = to(np.zeros(spec.thr_value.shape[0], dtype=np.int64))
         vmin, vmax = to(np.full(k, np.inf)), to(np.full(k, -np.inf))
         bad = to(np.full(k, no_bad, dtype=np.int64))
-        shift, s1, s2 = to(np.zeros(k)), to(np.zeros(k)), to(np.zeros(k))
-        nvalid = to(np.zeros(k, dtype=np.int64))
         n_blocks = -(-count // BLOCK)
         bmean = cuda.device_array((n_blocks, k))
         bm2 = cuda.device_array((n_blocks, k))
@@ -314,7 +312,7 @@ class CudaBackend:
             kc.summary_gather_kernel[blocks, threads](e.reshape(n, m), cb.reshape(n, m), w.reshape(n, 2 * m), a.reshape(n, y * r),
                                                      cell_var, cell_ptr, term_idx, tile)
             kc.summary_accumulate_kernel[kc.launch_config(k)](tile, tile.view(np.int64), BLOCK, np.int64(s0), thr_ptr, thr_value, hist,
-                                                              thr_count, shift, s1, s2, nvalid, vmin, vmax, bad, bmean, bm2, b0)
+                                                              thr_count, vmin, vmax, bad, bmean, bm2, b0)
             bad_h = bad.copy_to_host()
             if (bad_h != no_bad).any():
                 from engine.stream import NonFiniteError

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from engine import cube
@@ -58,7 +59,7 @@ def compute_full(job: ChunkJob, start: int, count: int) -> dict[str, np.ndarray]
 
 def compute_summary(job: ChunkJob, start: int, count: int) -> ChunkSummary:
     """Project the chunk block by block (float64) and accumulate its summary statistics."""
-    from kernels.cpu_summary import accumulate_block, new_tile, ragged_bins
+    from kernels.cpu_summary import accumulate_block, new_scratch, ragged_bins, summarise_block
     from kernels.summary import HIST_BINS
 
     if start % BLOCK:
@@ -80,39 +81,31 @@ def compute_summary(job: ChunkJob, start: int, count: int) -> ChunkSummary:
     no_bad = np.iinfo(np.int64).max
     bad = np.full(k, no_bad, dtype=np.int64)
     block_n = np.empty(n_blocks)
-    buf = cube.empty_arrays(layout, min(BLOCK, count), np.float64)
-    tile = new_tile(k, min(BLOCK, count))
+    scratch = new_scratch(k, spec.thr_value.shape[0], min(BLOCK, count)).arrays()
+    tables = (spec.cell_var, spec.cell_ptr, spec.term_idx, spec.thr_ptr, spec.thr_value)
+    elem_off = spec.element_offsets()
+    fused = job.backend == "numba"  # sample, project and summarise in one pass, in cache
+    buf = None if fused else cube.empty_arrays(layout, min(BLOCK, count), np.float64)
     for b in range(n_blocks):
         s0 = start + b * BLOCK
         n = min(BLOCK, start + count - s0)
-        x = be.sample(layout, job.seed, s0, n)
-        out = {name: a[:n] for name, a in buf.items() if name != "inputs"}
-        be.project(layout, x, out)
-        e, c, w, a = (out[v].reshape(n, -1) for v in ("electricity", "carbon", "water", "installed_accelerators"))
-        accumulate_block(
-            e,
-            c,
-            w,
-            a,
-            s0,
-            spec.cell_var,
-            spec.cell_ptr,
-            spec.term_idx,
-            spec.thr_ptr,
-            spec.thr_value,
-            tile,
-            hist,
-            thr_count,
-            bmean[b],
-            bm2[b],
-            vmin,
-            vmax,
-            bad,
-        )
+        stats = (hist, thr_count, bmean[b], bm2[b], vmin, vmax, bad, numba.get_num_threads())
+        if fused:
+            summarise_block(
+                np.uint64(job.seed), np.int64(s0), n, layout.kinds, layout.params, layout.corr_index,
+                layout.corr_factor, layout.n_regions, layout.n_years, *tables, elem_off, *scratch, *stats,
+            )  # fmt: skip
+        else:
+            x = be.sample(layout, job.seed, s0, n)
+            out = {name: a[:n] for name, a in buf.items() if name != "inputs"}
+            be.project(layout, x, out)
+            e, c, w, a = (out[v].reshape(n, -1) for v in ("electricity", "carbon", "water", "installed_accelerators"))
+            accumulate_block(e, c, w, a, s0, *tables, *scratch, *stats)
         if (bad != no_bad).any():
             cell = int(np.argmin(bad))
             first = int(bad[cell])
-            raise NonFiniteError(_nonfinite_message(layout, s0, n, first - s0, spec.describe_cell(cell), x[first - s0]))
+            x = be.sample(layout, job.seed, first, 1)[0]
+            raise NonFiniteError(_nonfinite_message(layout, s0, n, first - s0, spec.describe_cell(cell), x))
         block_n[b] = n
     lo, ln, counts = ragged_bins(hist, vmin, vmax)
     return ChunkSummary(start, count, lo, ln, counts, block_n, bmean, bm2, vmin, vmax, thr_count)

@@ -174,6 +174,21 @@ class SummarySpec:
                 return f"{g.name} ({parts})"
         raise IndexError(k)
 
+    def element_offsets(self) -> np.ndarray:
+        """First cell of the element groups of electricity, carbon, water and installed
+        accelerators (int64[4]), checked to hold one element each in the cube's C order, so
+        a kernel may write the model's outputs straight into a cell-major tile."""
+        out = []
+        for var in SUMMARY_VARIABLES:
+            g = self.group(var)
+            cells = slice(g.offset, g.offset + g.size)
+            ptr = self.cell_ptr[g.offset : g.offset + g.size + 1]
+            ok = (self.cell_var[cells] == _VAR_CODE[var]).all() and (np.diff(ptr) == 1).all()
+            if not ok or not (self.term_idx[ptr[0] : ptr[-1]] == np.arange(g.size)).all():
+                raise AssertionError(f"summary group {var}: element cells are not in the cube's order")
+            out.append(g.offset)
+        return np.array(out, dtype=np.int64)
+
     def key(self) -> dict:
         """What a resumed run must share with the interrupted one."""
         return {

@@ -1,72 +1,264 @@
 """CPU target of the streaming summaries: :mod:`kernels.summary` compiled with ``numba.njit``.
 
-:func:`accumulate_block` runs one block of scenarios into the per-cell statistics, in
-parallel over cells (a cell is owned by one thread, so the result does not depend on the
-thread count); :func:`fold_moments` folds block moments in block order on the host.
+A block of :data:`kernels.summary.SUB`-scenario sub-blocks is summarised in two parallel phases:
+
+1. **per sub-block** (threads take sub-blocks round-robin): the sub-block's scenarios are
+   sampled and projected into thread-local buffers (:func:`summarise_block`; or read from
+   given arrays, :func:`accumulate_block`), gathered cell-major into a small tile
+   (:func:`kernels.summary.gather_cells`; the tile stays in L2), and reduced per cell to the
+   sub-block's count, mean, M2 (:func:`kernels.summary.subblock_moments`), min, max and
+   exceedance counts; each value's histogram bin is written as a ``uint16`` into a block-wide,
+   cell-major bin table (2 bytes per value instead of the 8 of a float64 tile);
+2. **per cell** (threads take cells): the cell's bins are counted into its histogram row in
+   scenario order (one long visit keeps the row's cache lines busy), and its sub-block
+   moments are folded with :func:`kernels.summary.moments_merge` in sub-block order.
+
+Nothing depends on the thread count: every sub-block is reduced whole by one thread, every
+cell folded by one thread in a fixed order, and the counts are integers.
 """
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
-from kernels import summary
+from kernels import distributions, model, philox, sampling, special, summary
 from kernels._target import build
+from kernels.summary import BIN_SKIP, SUB
 
 K = build(numba.njit(cache=False, error_model="numpy", inline="always"), [summary])
 _gather_elements = K.gather_elements
 _derive_cells = K.derive_cells
-_accumulate_cell = K.accumulate_cell
-_block_moments = K.block_moments
+_subblock_moments = K.subblock_moments
 _moments_merge = K.moments_merge
+_hist_bin_bits = K.hist_bin_bits
 hist_bin = K.hist_bin
 hist_lower_edge = K.hist_lower_edge
+M = build(numba.njit(cache=False, error_model="numpy"), [philox, special, distributions, model, sampling])
+_sample_scenario = M.sample_scenario
+_project_scenario = M.project_scenario
 
-SUB = 64  # scenarios per sub-tile: a cell's row is 512 B, one sub-tile of ~2000 cells ~1 MB
+
+class Scratch:
+    """Reusable scratch space of one block of up to ``count`` scenarios (see :func:`new_scratch`)."""
+
+    def __init__(self, n_cells: int, n_thresholds: int, count: int):
+        n_sub = (count + SUB - 1) // SUB
+        n_groups = (n_cells + GROUP - 1) // GROUP
+        # cell k, sub-block q: bins[k // GROUP, q, (k % GROUP) * SUB :][:SUB] (see GROUP)
+        self.bins = np.empty((n_groups, n_sub, GROUP * SUB), dtype=np.uint16)
+        self.sub_n = np.empty((n_sub, n_cells), dtype=np.int64)
+        self.sub_mean = np.empty((n_sub, n_cells))
+        self.sub_m2 = np.empty((n_sub, n_cells))
+        self.sub_lo = np.empty((n_sub, n_cells))
+        self.sub_hi = np.empty((n_sub, n_cells))
+        self.sub_thr = np.empty((n_sub, max(n_thresholds, 1)), dtype=np.int64)
+
+    def arrays(self) -> tuple:
+        return self.bins, self.sub_n, self.sub_mean, self.sub_m2, self.sub_lo, self.sub_hi, self.sub_thr
 
 
-def new_tile(n_cells: int, count: int) -> np.ndarray:
-    """Scratch space for :func:`accumulate_block` of up to ``count`` scenarios: [sub-tiles, cells, SUB]."""
-    return np.empty(((count + SUB - 1) // SUB, n_cells, SUB))
+def new_scratch(n_cells: int, n_thresholds: int, count: int) -> Scratch:
+    """Scratch space for :func:`summarise_block`/:func:`accumulate_block` of up to ``count`` scenarios."""
+    return Scratch(n_cells, n_thresholds, count)
+
+
+GROUP = 64  # cells per 4 KiB page of the bin table: 64 cells x SUB scenarios x 2 bytes
+"""The bin table is [cell group, sub-block, GROUP*SUB]: phase 1 writes one page per group and
+sub-block, phase 2 reads a cell's sub-blocks from pages its group's other cells reuse, so
+neither phase touches a new page per value (a plain [cell, scenario] table, or its
+transpose, costs a TLB miss for every cell of every sub-block in one of the phases)."""
+_BIN_TOP = summary.HIST_BINS - 1
+_SHIFT = summary.HIST_BITS_SHIFT
+_OFFSET = summary.HIST_BITS_OFFSET
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr):
+    """Reduce sub-block ``q``, held in ``tile[:, :m]`` (cell-major), to its statistics and bins.
+
+    The common case (every value finite) runs branch-free loops over the cell's row: the
+    shifted sums of :func:`kernels.summary.subblock_moments` (the same operations in the same
+    order, so the same bits), min, max, and the bins of
+    :func:`kernels.summary.hist_bin_bits` as a clamp.  A row with a non-finite value (its
+    sums are then not finite) takes the checked path: such values get :data:`BIN_SKIP` and
+    are left out of every statistic.
+    """
+    bits = tile.view(np.int64)
+    for t in range(sub_thr.shape[1]):
+        sub_thr[q, t] = 0
+    for k in range(tile.shape[0]):
+        row = tile[k]
+        brow = bits[k]
+        g = k // GROUP
+        out = bins[g, q, (k - g * GROUP) * SUB : (k - g * GROUP + 1) * SUB]
+        k0 = row[0]
+        s1 = 0.0
+        s2 = 0.0
+        lo = k0
+        hi = k0
+        for j in range(m):
+            v = row[j]
+            d = v - k0
+            s1 += d
+            s2 += d * d
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        if math.isfinite(s2):
+            for j in range(m):
+                b = (brow[j] >> _SHIFT) - _OFFSET
+                if b < 0:
+                    b = 0
+                if b > _BIN_TOP:
+                    b = _BIN_TOP
+                out[j] = b
+            n = m
+            m2 = s2 - s1 * (s1 / n)
+            sub_mean[q, k] = k0 + s1 / n
+            sub_m2[q, k] = m2 if m2 > 0.0 else 0.0
+        else:
+            n, mean, m2 = _subblock_moments(row, m)
+            sub_mean[q, k] = mean
+            sub_m2[q, k] = m2
+            lo = np.inf
+            hi = -np.inf
+            for j in range(m):
+                v = row[j]
+                if math.isfinite(v):
+                    lo = min(lo, v)
+                    hi = max(hi, v)
+                    out[j] = _hist_bin_bits(brow[j])
+                else:
+                    out[j] = BIN_SKIP
+        sub_n[q, k] = n
+        sub_lo[q, k] = lo
+        sub_hi[q, k] = hi
+        for t in range(thr_ptr[k], thr_ptr[k + 1]):
+            th = thr_value[t]
+            c = 0
+            for j in range(m):
+                if row[j] > th:
+                    c += 1
+            sub_thr[q, t] = c
+
+
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def _fold_cells(count, first, thr_ptr, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
+                hist, thr_count, bmean, bm2, vmin, vmax, bad):  # fmt: skip
+    """Phase 2: count each cell's bins into its histogram row; fold its sub-block statistics."""
+    n_sub = (count + SUB - 1) // SUB
+    for k in numba.prange(hist.shape[0]):
+        row = hist[k]
+        g = k // GROUP
+        c0 = (k - g * GROUP) * SUB
+        for q in range(n_sub):
+            seg = bins[g, q, c0 : c0 + SUB]
+            m = min(SUB, count - q * SUB)
+            if sub_n[q, k] == m:
+                for j in range(m):
+                    row[seg[j]] += 1
+            else:  # non-finite values in this sub-block: skip them, note the first
+                for j in range(m):
+                    if seg[j] == BIN_SKIP:
+                        bad[k] = min(bad[k], first + q * SUB + j)
+                    else:
+                        row[seg[j]] += 1
+        n = 0.0
+        mean = 0.0
+        m2 = 0.0
+        lo = vmin[k]
+        hi = vmax[k]
+        for q in range(n_sub):
+            n, mean, m2 = _moments_merge(n, mean, m2, float(sub_n[q, k]), sub_mean[q, k], sub_m2[q, k])
+            lo = min(lo, sub_lo[q, k])
+            hi = max(hi, sub_hi[q, k])
+        bmean[k] = mean
+        bm2[k] = m2
+        vmin[k] = lo
+        vmax[k] = hi
+        for t in range(thr_ptr[k], thr_ptr[k + 1]):
+            c = 0
+            for q in range(n_sub):
+                c += sub_thr[q, t]
+            thr_count[t] += c
+
+
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def summarise_block(
+    seed, first, count, kinds, params, corr_index, factor, n_regions, n_years,
+    cell_var, cell_ptr, term_idx, thr_ptr, thr_value, elem_off,
+    bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
+    hist, thr_count, bmean, bm2, vmin, vmax, bad, n_thr,
+):  # fmt: skip
+    """Sample, project and summarise scenarios ``first .. first+count-1`` (one moment block).
+
+    The fused CPU path of a summary run: no array of the block's outputs exists, only one
+    sub-block tile per thread, into which the model writes its element cells directly
+    (``elem_off``: the first cell of electricity, carbon, water and installed accelerators,
+    whose element cells are laid out in the cube's C order); the derived cells are then
+    summed from them.  Histogram rows ``hist`` [cells, HIST_BINS], exceedance counts,
+    ``vmin``/``vmax`` and ``bad`` (first non-finite scenario per cell) are updated; the
+    block's moments are written into ``bmean``/``bm2`` [cells].  Scratch from
+    :func:`new_scratch`; ``n_thr`` threads take sub-blocks round-robin.
+    """
+    n_in = kinds.shape[0]
+    n_cells = cell_var.shape[0]
+    nc = model.N_COMPONENTS
+    n_elem = n_years * n_regions * nc
+    n_sub = (count + SUB - 1) // SUB
+    for t in numba.prange(n_thr):
+        x = np.empty((SUB, n_in))
+        z = np.empty(corr_index.shape[0])
+        ship = np.empty(n_years)
+        power = np.empty(n_years)
+        survive = np.empty(n_years)
+        tile = np.empty((n_cells, SUB))
+        te = tile[elem_off[0] : elem_off[0] + n_elem].reshape((n_years, n_regions, nc, SUB))
+        tc = tile[elem_off[1] : elem_off[1] + n_elem].reshape((n_years, n_regions, nc, SUB))
+        tw = tile[elem_off[2] : elem_off[2] + 2 * n_elem].reshape((n_years, n_regions, nc, 2, SUB))
+        ta = tile[elem_off[3] : elem_off[3] + n_years * n_regions].reshape((n_years, n_regions, SUB))
+        for q in range(t, n_sub, n_thr):
+            s0 = q * SUB
+            m = min(SUB, count - s0)
+            for j in range(m):
+                _sample_scenario(seed, first + s0 + j, kinds, params, corr_index, factor, z, x[j])
+                _project_scenario(
+                    x[j], n_regions, n_years, ship, power, survive, te[:, :, :, j], tc[:, :, :, j], tw[:, :, :, :, j], ta[:, :, j]
+                )  # fmt: skip
+            _derive_cells(0, m, cell_var, cell_ptr, term_idx, tile)
+            _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr)
+    _fold_cells(count, first, thr_ptr, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
+                hist, thr_count, bmean, bm2, vmin, vmax, bad)  # fmt: skip
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def accumulate_block(
-    e, c, w, a, first, cell_var, cell_ptr, term_idx, thr_ptr, thr_value, tile, hist, thr_count, bmean, bm2, vmin, vmax, bad
-):
-    """Accumulate one block (the rows of ``e, c, w, a``, 2-D [scenario, element]) into every cell.
-
-    Scenario ``i`` of the block is scenario ``first + i`` of the run.  ``tile`` is scratch
-    space from :func:`new_tile`.  Writes the block's moments into ``bmean``/``bm2`` [cells];
-    see :mod:`kernels.summary` for the rest.
-
-    Two phases: every sub-tile of :data:`SUB` scenarios is transposed cell-major (parallel over
-    sub-tiles; short rows keep the pages one pass touches few), then every cell folds all
-    the block's values in scenario order (parallel over cells; one long visit per cell keeps
-    its histogram's cache lines busy).  Each cell is folded by one thread in scenario order,
-    so nothing depends on the thread count.
+    e, c, w, a, first, cell_var, cell_ptr, term_idx, thr_ptr, thr_value,
+    bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
+    hist, thr_count, bmean, bm2, vmin, vmax, bad, n_thr,
+):  # fmt: skip
+    """Summarise one block whose outputs are given (the rows of ``e, c, w, a``, 2-D [scenario,
+    element]; scenario ``i`` is scenario ``first + i`` of the run): the same statistics, bit
+    for bit, as :func:`summarise_block` given the same values.  Used by backends that project
+    whole arrays (the NumPy reference) and by the tests.
     """
     count = e.shape[0]
     n_cells = cell_var.shape[0]
-    ts = tile.shape[2]
-    n_sub = (count + ts - 1) // ts
-    bits = tile.view(np.int64)
-    for q in numba.prange(n_sub):
-        m = min(ts, count - q * ts)
-        _gather_elements(q * ts, m, 0, e, c, w, a, cell_var, cell_ptr, term_idx, tile[q])
-        _derive_cells(0, m, cell_var, cell_ptr, term_idx, tile[q])
-    shift = np.zeros(n_cells)
-    s1 = np.zeros(n_cells)
-    s2 = np.zeros(n_cells)
-    nvalid = np.zeros(n_cells, dtype=np.int64)
-    for k in numba.prange(n_cells):
-        for q in range(n_sub):
-            m = min(ts, count - q * ts)
-            _accumulate_cell(
-                k, tile[q, k, :m], bits[q, k, :m], first + q * ts, thr_ptr, thr_value, hist, thr_count,
-                shift, s1, s2, nvalid, vmin, vmax, bad,
-            )  # fmt: skip
-        _block_moments(k, shift, s1, s2, nvalid, bmean, bm2)
+    n_sub = (count + SUB - 1) // SUB
+    for t in numba.prange(n_thr):
+        tile = np.empty((n_cells, SUB))
+        for q in range(t, n_sub, n_thr):
+            s0 = q * SUB
+            m = min(SUB, count - s0)
+            _gather_elements(s0, m, 0, e, c, w, a, cell_var, cell_ptr, term_idx, tile)
+            _derive_cells(0, m, cell_var, cell_ptr, term_idx, tile)
+            _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr)
+    _fold_cells(count, first, thr_ptr, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
+                hist, thr_count, bmean, bm2, vmin, vmax, bad)  # fmt: skip
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -236,7 +236,7 @@ def summary_gather_kernel(e, c, w, a, cell_var, cell_ptr, term_idx, tile):
 
 @cuda.jit
 def summary_accumulate_kernel(tile, bits, block_len, first, thr_ptr, thr_value, hist, thr_count,
-                              shift, s1, s2, nvalid, vmin, vmax, bad, bmean, bm2, block0):
+                              vmin, vmax, bad, bmean, bm2, block0):
     """Fold the tile's scenarios (run scenarios ``first ..``) into every cell, one thread per cell.
 
     The tile holds consecutive summary blocks of ``block_len`` scenarios (the last may be
@@ -253,6 +253,8 @@ def summary_accumulate_kernel(tile, bits, block_len, first, thr_ptr, thr_value, 
             if hi > width:
                 hi = width
             _accumulate_cell(k, tile[k, lo:hi], bits[k, lo:hi], first + lo, thr_ptr, thr_value, hist, thr_count,
-                             shift, s1, s2, nvalid, vmin, vmax, bad)
-            _block_moments(k, shift, s1, s2, nvalid, bmean[block0 + b], bm2[block0 + b])
+                             vmin, vmax, bad)
+            mean, m2 = _block_moments(tile[k, lo:hi], hi - lo)
+            bmean[block0 + b, k] = mean
+            bm2[block0 + b, k] = m2
         k += stride

@@ -21,18 +21,18 @@ For one block (at most a few thousand consecutive scenarios) each cell gets
 * a histogram of its values in ``int64`` counts (exact, so partial histograms add up
   in any order to the same result);
 * ``min`` and ``max`` (order-independent);
-* the block mean and the sum of squared deviations ``M2``, from sums shifted by the block's
-  first value (``Σ(x−K)``, ``Σ(x−K)²``, the "shifted data" algorithm): the host folds block
-  moments with :func:`moments_merge` (Chan et al. 1979) in block order, which makes the
-  moments independent of chunking and worker count;
+* the block mean and the sum of squared deviations ``M2``: each sub-block of :data:`SUB`
+  scenarios gives its count, mean and M2 from shifted sums (:func:`subblock_moments`), and
+  the sub-blocks are folded in scenario order with :func:`moments_merge` (Chan et al. 1979);
+  the host folds block moments the same way in block order, which makes the moments
+  independent of chunking, worker count and target;
 * exceedance counts ``#(x > threshold)`` for the thresholds attached to the cell;
 * the first scenario whose value is not finite.
 
-A block is processed in tiles of scenarios: :func:`gather_cells` (one call per group of ~16
-scenarios) writes the tile's cell values cell-major, then :func:`accumulate_cell` (one call
-per cell) folds them in scenario order, and :func:`block_moments` closes the block.  Long
-tiles matter: a cell's histogram spans a few thousand bins, and each visit to it should
-update many of them while its cache lines are loaded.
+The CPU (:mod:`kernels.cpu_summary`) reduces sub-blocks in parallel straight from the model's
+output and counts bins per cell afterwards; the GPU (:mod:`kernels.cuda`) writes a batch's
+values cell-major with :func:`gather_cells` and folds each cell with :func:`accumulate_cell`
+and :func:`block_moments`, one thread per cell.
 
 Histogram bins
 --------------
@@ -68,6 +68,9 @@ VAR_CARBON = 1
 VAR_WATER = 2
 VAR_ACCELERATORS = 3
 VAR_CELLS = 4  # a derived cell: the sum of earlier cells (their rows of the tile)
+
+SUB = 32  # scenarios per sub-block: the unit of the moment fold (and of the CPU's fused tiles)
+BIN_SKIP = 65535  # a uint16 bin slot of a non-finite value (HIST_BINS < BIN_SKIP)
 
 
 @kernel
@@ -116,6 +119,35 @@ def moments_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
     mean = mean_a + delta * (n_b / n)
     m2 = m2_a + m2_b + delta * delta * (n_a * (n_b / n))
     return n, mean, m2
+
+
+@kernel
+def subblock_moments(values, m):
+    """``(n, mean, M2)`` of the finite values among ``values[0:m]``, one pass of shifted sums.
+
+    With ``K`` the first finite value, ``s1 = Σ(x−K)`` and ``s2 = Σ(x−K)²`` give
+    ``mean = K + s1/n`` and ``M2 = s2 − s1²/n`` (the "shifted data" algorithm: exact enough
+    for a sub-block of :data:`SUB` values that differ by far less than their magnitude).
+    Every target folds a block's sub-blocks with :func:`moments_merge` in scenario order,
+    so the block moments are the same bits on the CPU and the GPU, whatever the thread count.
+    """
+    n = 0
+    k0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    for j in range(m):
+        v = values[j]
+        if math.isfinite(v):
+            if n == 0:
+                k0 = v
+            d = v - k0
+            s1 += d
+            s2 += d * d
+            n += 1
+    if n == 0:
+        return 0, 0.0, 0.0
+    m2 = s2 - s1 * (s1 / n)
+    return n, k0 + s1 / n, m2 if m2 > 0.0 else 0.0
 
 
 @kernel
@@ -179,36 +211,25 @@ def gather_cells(s0, n, col0, e, c, w, a, cell_var, cell_ptr, term_idx, tile):
 
 
 @kernel
-def accumulate_cell(k, values, bits, first, thr_ptr, thr_value, hist, thr_count, shift, s1, s2, nvalid, vmin, vmax, bad):
-    """Accumulate the values of cell ``k`` for consecutive scenarios ``first, first+1, ...``.
+def accumulate_cell(k, values, bits, first, thr_ptr, thr_value, hist, thr_count, vmin, vmax, bad):
+    """Count the values of cell ``k`` for consecutive scenarios ``first, first+1, ...``.
 
     ``values`` [n] are the cell's values in scenario order, ``bits`` the same memory viewed
-    as int64 (for :func:`hist_bin_bits`).  Running block state per cell:
-    ``shift[k]`` (the block's first value), ``s1[k] = Σ(x−K)``, ``s2[k] = Σ(x−K)²``,
-    ``nvalid[k]``; ``hist[k]`` [HIST_BINS] and the cell's exceedance counts are incremented;
-    ``vmin[k]``/``vmax[k]`` updated; ``bad[k]`` lowered to the first scenario whose value is
-    not finite (non-finite values are left out of every statistic).
+    as int64 (for :func:`hist_bin_bits`).  ``hist[k]`` [HIST_BINS] and the cell's exceedance
+    counts are incremented, ``vmin[k]``/``vmax[k]`` updated and ``bad[k]`` lowered to the
+    first scenario whose value is not finite (non-finite values are left out of every
+    statistic).  The moments come from :func:`subblock_moments`.
     """
     t0 = thr_ptr[k]
     t1 = thr_ptr[k + 1]
     lo = vmin[k]
     hi = vmax[k]
-    n = nvalid[k]
-    sh = shift[k]
-    a1 = s1[k]
-    a2 = s2[k]
     for i in range(values.shape[0]):
         v = values[i]
         if not math.isfinite(v):
             if first + i < bad[k]:
                 bad[k] = first + i
             continue
-        if n == 0:
-            sh = v
-        d = v - sh
-        a1 += d
-        a2 += d * d
-        n += 1
         if v < lo:
             lo = v
         if v > hi:
@@ -219,24 +240,22 @@ def accumulate_cell(k, values, bits, first, thr_ptr, thr_value, hist, thr_count,
                 thr_count[t] += 1
     vmin[k] = lo
     vmax[k] = hi
-    nvalid[k] = n
-    shift[k] = sh
-    s1[k] = a1
-    s2[k] = a2
 
 
 @kernel
-def block_moments(k, shift, s1, s2, nvalid, bmean, bm2):
-    """Close cell ``k``'s block: its mean and M2 from the shifted sums; reset the running state."""
-    n = nvalid[k]
-    if n > 0:
-        bmean[k] = shift[k] + s1[k] / n
-        m2 = s2[k] - s1[k] * (s1[k] / n)
-        bm2[k] = m2 if m2 > 0.0 else 0.0
-    else:
-        bmean[k] = 0.0
-        bm2[k] = 0.0
-    shift[k] = 0.0
-    s1[k] = 0.0
-    s2[k] = 0.0
-    nvalid[k] = 0
+def block_moments(values, count):
+    """``(mean, M2)`` of the finite values among ``values[0:count]`` (one summary block):
+    :func:`subblock_moments` of each :data:`SUB` values, folded in order with
+    :func:`moments_merge` (the CPU computes the same sub-blocks in parallel and folds them
+    in the same order)."""
+    n = 0.0
+    mean = 0.0
+    m2 = 0.0
+    for q in range((count + SUB - 1) // SUB):
+        lo = q * SUB
+        m = count - lo
+        if m > SUB:
+            m = SUB
+        nq, mq, m2q = subblock_moments(values[lo:], m)
+        n, mean, m2 = moments_merge(n, mean, m2, float(nq), mq, m2q)
+    return mean, m2

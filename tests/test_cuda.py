@@ -131,8 +131,8 @@ _PTX_SCRIPT = textwrap.dedent(
         "sample_project_kernel": (t.uint64, i8, a(i8, 1), a(f8, 2), a(i8, 1), a(f8, 2), i8, i8, a(f8, 2), a(f8, 4), a(f8, 4), a(f8, 5), a(f8, 3)),
         "fill_kernel": (a(f4, 1), f4),
         "summary_gather_kernel": (a(f8, 2), a(f8, 2), a(f8, 2), a(f8, 2), a(i8, 1), a(i8, 1), a(i8, 1), a(f8, 2)),
-        "summary_accumulate_kernel": (a(f8, 2), a(i8, 2), i8, i8, a(i8, 1), a(f8, 1), a(t.int32, 2), a(i8, 1), a(f8, 1), a(f8, 1),
-                                      a(f8, 1), a(i8, 1), a(f8, 1), a(f8, 1), a(i8, 1), a(f8, 2), a(f8, 2), i8),
+        "summary_accumulate_kernel": (a(f8, 2), a(i8, 2), i8, i8, a(i8, 1), a(f8, 1), a(t.int32, 2), a(i8, 1),
+                                      a(f8, 1), a(f8, 1), a(i8, 1), a(f8, 2), a(f8, 2), i8),
     }
     report = {}
     for name, sig in sigs.items():

@@ -96,32 +96,16 @@ def _accumulate(values: np.ndarray, block: int = BLOCK):
     thr = np.zeros(1, np.int64)
     vmin, vmax = np.full(1, np.inf), np.full(1, -np.inf)
     bad = np.full(1, np.iinfo(np.int64).max)
-    tile = cs.new_tile(1, block)
+    scratch = cs.new_scratch(1, 1, block).arrays()
     n_blocks = -(-n // block)
     bmean, bm2, block_n = np.empty((n_blocks, 1)), np.empty((n_blocks, 1)), np.empty(n_blocks)
-    dummy = np.zeros((block, 1))
     for b in range(n_blocks):
         v = values[b * block : (b + 1) * block].reshape(-1, 1).copy()
+        dummy = np.zeros((v.shape[0], 1))
         cs.accumulate_block(
-            v,
-            dummy,
-            dummy,
-            dummy,
-            b * block,
-            cell_var,
-            cell_ptr,
-            term_idx,
-            thr_ptr,
-            thr_value,
-            tile,
-            hist,
-            thr,
-            bmean[b],
-            bm2[b],
-            vmin,
-            vmax,
-            bad,
-        )
+            v, dummy, dummy, dummy, b * block, cell_var, cell_ptr, term_idx, thr_ptr, thr_value,
+            *scratch, hist, thr, bmean[b], bm2[b], vmin, vmax, bad, numba.get_num_threads(),
+        )  # fmt: skip
         block_n[b] = v.shape[0]
     mom = np.zeros(1), np.zeros(1), np.zeros(1)
     cs.fold_moments(*mom, block_n, bmean, bm2)

@@ -90,37 +90,38 @@ def _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_
     for t in range(sub_thr.shape[1]):
         sub_thr[q, t] = 0
     for k in range(tile.shape[0]):
-        row = tile[k]
-        brow = bits[k]
         g = k // GROUP
-        out = bins[g, q, (k - g * GROUP) * SUB : (k - g * GROUP + 1) * SUB]
-        k0 = row[0]
+        c0 = (k - g * GROUP) * SUB
+        k0 = tile[k, 0]
         s1 = 0.0
         s2 = 0.0
         lo = k0
         hi = k0
-        for j in range(m):
-            v = row[j]
-            d = v - k0
-            s1 += d
-            s2 += d * d
-            if v < lo:
-                lo = v
-            if v > hi:
-                hi = v
-        if math.isfinite(s2):
+        if m == SUB:  # a constant trip count: LLVM unrolls and vectorises the bins
+            for j in range(SUB):
+                v = tile[k, j]
+                d = v - k0
+                s1 += d
+                s2 += d * d
+                lo = min(lo, v)
+                hi = max(hi, v)
+                bins[g, q, c0 + j] = min(max((bits[k, j] >> _SHIFT) - _OFFSET, 0), _BIN_TOP)
+        else:  # the same operations, the last (short) sub-block of a run
             for j in range(m):
-                b = (brow[j] >> _SHIFT) - _OFFSET
-                if b < 0:
-                    b = 0
-                if b > _BIN_TOP:
-                    b = _BIN_TOP
-                out[j] = b
+                v = tile[k, j]
+                d = v - k0
+                s1 += d
+                s2 += d * d
+                lo = min(lo, v)
+                hi = max(hi, v)
+                bins[g, q, c0 + j] = min(max((bits[k, j] >> _SHIFT) - _OFFSET, 0), _BIN_TOP)
+        if math.isfinite(s2):
             n = m
             m2 = s2 - s1 * (s1 / n)
             sub_mean[q, k] = k0 + s1 / n
             sub_m2[q, k] = m2 if m2 > 0.0 else 0.0
-        else:
+        else:  # a non-finite value (or an overflow): the checked path
+            row = tile[k]
             n, mean, m2 = _subblock_moments(row, m)
             sub_mean[q, k] = mean
             sub_m2[q, k] = m2
@@ -131,9 +132,9 @@ def _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_
                 if math.isfinite(v):
                     lo = min(lo, v)
                     hi = max(hi, v)
-                    out[j] = _hist_bin_bits(brow[j])
+                    bins[g, q, c0 + j] = _hist_bin_bits(bits[k, j])
                 else:
-                    out[j] = BIN_SKIP
+                    bins[g, q, c0 + j] = BIN_SKIP
         sub_n[q, k] = n
         sub_lo[q, k] = lo
         sub_hi[q, k] = hi
@@ -141,7 +142,7 @@ def _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_
             th = thr_value[t]
             c = 0
             for j in range(m):
-                if row[j] > th:
+                if tile[k, j] > th:
                     c += 1
             sub_thr[q, t] = c
 
@@ -152,21 +153,20 @@ def _fold_cells(count, first, thr_ptr, bins, sub_n, sub_mean, sub_m2, sub_lo, su
     """Phase 2: count each cell's bins into its histogram row; fold its sub-block statistics."""
     n_sub = (count + SUB - 1) // SUB
     for k in numba.prange(hist.shape[0]):
-        row = hist[k]
         g = k // GROUP
         c0 = (k - g * GROUP) * SUB
         for q in range(n_sub):
-            seg = bins[g, q, c0 : c0 + SUB]
             m = min(SUB, count - q * SUB)
-            if sub_n[q, k] == m:
+            if sub_n[q, k] == SUB:
+                for j in range(SUB):
+                    hist[k, bins[g, q, c0 + j]] += 1
+            else:  # a short sub-block, or non-finite values: skip those, note the first
                 for j in range(m):
-                    row[seg[j]] += 1
-            else:  # non-finite values in this sub-block: skip them, note the first
-                for j in range(m):
-                    if seg[j] == BIN_SKIP:
+                    b = bins[g, q, c0 + j]
+                    if b == BIN_SKIP:
                         bad[k] = min(bad[k], first + q * SUB + j)
                     else:
-                        row[seg[j]] += 1
+                        hist[k, b] += 1
         n = 0.0
         mean = 0.0
         m2 = 0.0

@@ -336,7 +336,7 @@ def main(argv=None) -> None:
     )
     ap.add_argument("--config", type=Path, default=CONFIG)
     ap.add_argument("--full", type=float, default=1e6, help="scenarios of the full-cube run")
-    ap.add_argument("--eff", type=float, default=5e5, help="scenarios of the efficiency comparison")
+    ap.add_argument("--eff", type=float, default=2e6, help="scenarios of the efficiency comparison")
     ap.add_argument("--chunk", type=int, default=65536, help="summary chunk of the efficiency comparison")
     ap.add_argument("--big", type=float, default=1e7, help="scenarios of the big summary run")
     ap.add_argument("--big-timeout", type=float, default=600, help="seconds before the big run is stopped")

@@ -309,3 +309,11 @@ def add_ragged(hist, lo, length, counts):
         for j in range(length[k]):
             hist[k, lo[k] + j] += counts[pos + j]
         pos += length[k]
+
+
+@numba.njit(cache=True)
+def clear_ragged(hist, lo, length):
+    """Zero the bins of ``hist`` that :func:`ragged_bins` returned (so the array can be reused)."""
+    for k in range(hist.shape[0]):
+        for j in range(length[k]):
+            hist[k, lo[k] + j] = 0

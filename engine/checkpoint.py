@@ -6,7 +6,15 @@ While a resumable run (``dcproj run``) works, its finished chunks live in the si
   offsets in any order; the file is synced before a chunk is recorded as finished);
 * summary: ``state.npz``, the merged statistics of the finished prefix of chunks;
 * ``manifest.json``: what the run is (the *key*: config sha256, seed, scenarios, chunk size,
-  dtype, backend, kernel source hash, summary settings) and which chunks are finished.
+  dtype, backend, kernel source hash, summary settings), which chunks are finished and, for
+  a full cube, each finished chunk's checksum (:func:`engine.io.chunk_digest`).
+
+HDF5 files are not crash-safe: a process killed (SIGKILL, power loss) while writing can
+leave ``cube.nc`` unreadable, or a finished chunk's bytes changed.  ``--resume`` therefore
+reads every finished chunk back and checks it against its checksum: chunks that differ
+are computed again, and a file that cannot be opened is started afresh (with a message);
+either way the result equals an uninterrupted run's.  The destination file is never
+touched before the run succeeds.
 
 Files are replaced atomically (write, then ``os.replace``).  On success the result is moved
 to the destination and the sidecar removed; on SIGINT/SIGTERM the sidecar stays and

@@ -30,7 +30,7 @@ from engine import cube
 from engine.backends import get_backend
 from engine.checkpoint import ResumeError, Sidecar
 from engine.config import Config, config_sha256
-from engine.io import CubeWriter, check_writable, write_dataset
+from engine.io import CubeWriter, PartialCubeDamaged, check_writable, chunk_digest, write_dataset
 from engine.layout import Layout, build_layout
 from engine.progress import Progress
 from engine.stream import ChunkJob, check_finite, in_order, run_dask, run_serial
@@ -534,33 +534,57 @@ def _cube_to_file(st, config, out, plan, ex, sidecar, key, manifest, compression
     inputs_attrs = dict(cube.variable_attrs("inputs"), coordinates="input_units input_long_name input_source")
     variables["inputs"] = (("scenario", "input"), np.float64, inputs_attrs)
     finished = set(manifest["finished"]) if manifest else set()
+    digests = dict(manifest.get("digests", {})) if manifest else {}
+
+    def open_writer(reopen):
+        return CubeWriter(
+            out,
+            dims,
+            coord_map,
+            variables,
+            st.attrs,
+            compression=compression,
+            level=level,
+            tmp=sidecar.cube_path if sidecar else None,
+            reopen=reopen,
+        )
+
+    if manifest is not None:
+        try:
+            writer = open_writer(True)
+            damaged = _verify_finished(writer, plan, finished, digests, list(variables))
+        except PartialCubeDamaged as exc:
+            print(f"dcproj: {exc}; it was probably killed while writing. Starting the cube afresh.", file=sys.stderr)
+            finished, digests = set(), {}
+            writer = open_writer(False)
+        else:
+            if damaged:
+                print(
+                    f"dcproj: {len(damaged)} finished chunk(s) of {sidecar.cube_path} no longer match their checksums "
+                    f"(chunks {sorted(damaged)[:10]}{' ...' if len(damaged) > 10 else ''}); computing them again",
+                    file=sys.stderr,
+                )
+                finished -= damaged
+        sidecar.write(key, sorted(finished), digests={str(i): digests[str(i)] for i in sorted(finished)})
+    else:
+        writer = open_writer(False)
     todo = [(i, s, c) for i, (s, c) in enumerate(plan.chunks) if i not in finished]
     done = st.scenarios - sum(c for _, _, c in todo)
-    writer = CubeWriter(
-        out,
-        dims,
-        coord_map,
-        variables,
-        st.attrs,
-        compression=compression,
-        level=level,
-        tmp=sidecar.cube_path if sidecar else None,
-        reopen=manifest is not None,
-    )
     try:
         with Progress(st.scenarios, enabled=progress, initial=done) as bar:
             for i, arrays in ex.results(st.job, todo, ordered=False):
                 writer.write(plan.chunks[i][0], arrays)
                 if sidecar is not None:
+                    digests[str(i)] = chunk_digest(arrays)
                     writer.sync()
                     finished.add(i)
-                    sidecar.write(key, sorted(finished))
+                    sidecar.write(key, sorted(finished), digests=digests)
                 bar.advance(arrays["inputs"].shape[0])
         path = writer.commit()
     except KeyboardInterrupt:
         if sidecar is not None and finished:
             writer.detach()
-            sidecar.write(key, sorted(finished))
+            sidecar.write(key, sorted(finished), digests=digests)
             raise Interrupted(sidecar.dir, sum(plan.chunks[i][1] for i in finished), st.scenarios) from None
         writer.abort()
         if sidecar is not None:
@@ -574,6 +598,16 @@ def _cube_to_file(st, config, out, plan, ex, sidecar, key, manifest, compression
     if sidecar is not None:
         sidecar.remove()
     return path
+
+
+def _verify_finished(writer, plan, finished, digests, names) -> set[int]:
+    """The finished chunks whose data in the partial cube no longer match their recorded checksums."""
+    bad = set()
+    for i in sorted(finished):
+        start, count = plan.chunks[i]
+        if digests.get(str(i)) != chunk_digest(writer.read(start, count, names)):
+            bad.add(i)
+    return bad
 
 
 def checkpoint_seconds() -> float:

@@ -126,3 +126,46 @@ def test_sigterm_then_resume_through_the_cli(default_config, tmp_path, summary):
     assert f"wrote {out}" in stdout and not Sidecar(out).dir.exists()
     with xr.open_dataset(out) as resumed:
         _assert_same(run(default_config, scenarios=n, seed=5, summary=summary), resumed)
+
+
+def _interrupted_full_run(default_config, out, monkeypatch, n=3000, chunk=400):
+    """A full-cube run stopped after three chunks, its sidecar kept."""
+    _interrupt_after(monkeypatch, 2)
+    with pytest.raises(Interrupted):
+        run_to_file(default_config, out, scenarios=n, seed=21, chunk_size=chunk, keep_partial=True)
+    monkeypatch.undo()
+    side = Sidecar(out)
+    manifest = json.loads(side.manifest_path.read_text())
+    assert manifest["finished"] == [0, 1, 2] and sorted(manifest["digests"]) == ["0", "1", "2"]
+    return side
+
+
+def test_resume_recomputes_finished_chunks_whose_data_changed(default_config, tmp_path, monkeypatch, capfd):
+    """A finished chunk whose bytes in the partial cube no longer match its checksum is computed again."""
+    import netCDF4
+
+    out = tmp_path / "r.nc"
+    side = _interrupted_full_run(default_config, out, monkeypatch)
+    with netCDF4.Dataset(side.cube_path, "a") as nc:  # damage chunk 1 (scenarios 400..799)
+        nc.variables["electricity"][450] = 0.0
+    path = run_to_file(default_config, out, scenarios=3000, seed=21, resume=True)
+    err = capfd.readouterr().err
+    assert "1 finished chunk(s)" in err and "(chunks [1])" in err
+    with xr.open_dataset(path) as got:
+        _assert_same(got, run(default_config, scenarios=3000, seed=21))
+    assert not side.dir.exists()
+
+
+def test_resume_after_a_kill_that_left_the_partial_cube_unreadable(default_config, tmp_path, monkeypatch, capfd):
+    """A driver killed mid-write (SIGKILL) can leave an HDF5 file that cannot be opened: --resume
+    says so, starts the cube afresh and still ends with the uninterrupted result."""
+    out = tmp_path / "r.nc"
+    side = _interrupted_full_run(default_config, out, monkeypatch)
+    raw = side.cube_path.read_bytes()
+    side.cube_path.write_bytes(raw[: len(raw) // 3])  # what a write cut short can leave
+    path = run_to_file(default_config, out, scenarios=3000, seed=21, resume=True)
+    err = capfd.readouterr().err
+    assert "cannot be opened" in err and "Starting the cube afresh" in err
+    with xr.open_dataset(path) as got:
+        _assert_same(got, run(default_config, scenarios=3000, seed=21))
+    assert not side.dir.exists()

@@ -169,3 +169,23 @@ def test_resume_after_a_kill_that_left_the_partial_cube_unreadable(default_confi
     with xr.open_dataset(path) as got:
         _assert_same(got, run(default_config, scenarios=3000, seed=21))
     assert not side.dir.exists()
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_through_the_cli(default_config, tmp_path):
+    """SIGKILL gives the driver no chance to clean up; whatever state the partial cube is left
+    in, --resume ends with the uninterrupted result and the destination is never half-written."""
+    out = tmp_path / "kill.nc"
+    n, chunk = 60_000, 500
+    args = ["run", DEFAULT_CONFIG, "-n", n, "--seed", 6, "--chunk-size", chunk, "--scheduler", "none", "-o", out]
+    proc = _dcproj(*args)
+    _wait_for_progress(proc, Sidecar(out).manifest_path, "finished")
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert not out.exists() and Sidecar(out).exists()
+    proc = _dcproj(*args, "--resume")
+    stdout, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert f"wrote {out}" in stdout and not Sidecar(out).dir.exists()
+    with xr.open_dataset(out) as resumed:
+        _assert_same(run(default_config, scenarios=n, seed=6), resumed)

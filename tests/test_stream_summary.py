@@ -14,7 +14,7 @@ import yaml
 
 from engine import load_config, run, run_to_file
 from engine.backends import BACKENDS, register
-from engine.cube import BOUNDARIES, VARIABLES
+from engine.cube import BOUNDARIES, VARIABLES, empty_arrays
 from engine.layout import build_layout
 from engine.runner import RunError, bytes_per_scenario, plan_run
 from engine.stream import NonFiniteError
@@ -374,3 +374,41 @@ def test_model_quantiles_within_0_2_percent_at_1e6_scenarios(tmp_path, default_t
     exact_cells = np.quantile(cells, QUANTILES, axis=0)
     got_cells = ds.electricity_quantile.values[:, [3, 6], 0]
     assert np.all(np.abs(got_cells - exact_cells) <= 2e-3 * exact_cells + 2.0**ks.HIST_EXP_LO)
+
+
+@pytest.mark.parametrize("count", [BLOCK, 1000])  # whole sub-blocks, and a short last one (1000 = 31 x 32 + 8)
+def test_fused_summary_path_equals_the_arrays_path_bit_for_bit(default_config, count):
+    """kernels.cpu_summary.summarise_block (sample + model + statistics per sub-block, the
+    model writing into the tile) gives the same bits as accumulate_block fed with the numba
+    backend's projected arrays, with 1 or 2 threads."""
+    from engine.backends import get_backend
+
+    layout = build_layout(default_config)
+    spec = build_summary_spec(default_config, layout, [parse_threshold("2030>900"), parse_threshold("carbon:2026>250")])
+    k, n_thr = spec.n_cells, spec.thr_value.shape[0]
+    tables = (spec.cell_var, spec.cell_ptr, spec.term_idx, spec.thr_ptr, spec.thr_value)
+    first = 7 * BLOCK
+
+    def stats():
+        return (np.zeros((k, ks.HIST_BINS), np.int32), np.zeros(n_thr, np.int64), np.empty(k), np.empty(k),
+                np.full(k, np.inf), np.full(k, -np.inf), np.full(k, np.iinfo(np.int64).max))  # fmt: skip
+
+    be = get_backend("numba")
+    x = be.sample(layout, 11, first, count)
+    out = empty_arrays(layout, count, np.float64)
+    be.project(layout, x, out)
+    e, c, w, a = (out[v].reshape(count, -1) for v in ("electricity", "carbon", "water", "installed_accelerators"))
+    ref = stats()
+    cs.accumulate_block(e, c, w, a, first, *tables, *cs.new_scratch(k, n_thr, count).arrays(), *ref, 2)
+    assert ref[0].sum() == k * count and ref[1].sum() > 0  # every value counted; thresholds crossed
+    for threads in (1, 2):
+        got = stats()
+        cs.summarise_block(np.uint64(11), np.int64(first), count, layout.kinds, layout.params, layout.corr_index,
+                           layout.corr_factor, layout.n_regions, layout.n_years, *tables, spec.element_offsets(),
+                           *cs.new_scratch(k, n_thr, count).arrays(), *got, threads)  # fmt: skip
+        for r, g in zip(ref, got, strict=True):
+            np.testing.assert_array_equal(g, r)
+    # and the block moments are those of the values (numpy, independently): cell 0 is electricity element 0
+    v = e[:, 0]
+    np.testing.assert_allclose(ref[2][0], v.mean(), rtol=1e-13)
+    np.testing.assert_allclose(ref[3][0], ((v - v.mean()) ** 2).sum(), rtol=1e-9)

@@ -92,7 +92,8 @@ def test_cluster_file_runs_on_dask_jobqueue(default_config, tmp_path, fake_slurm
     scripts = sorted(fake_slurm.glob("job-*.sh"))
     assert scripts, "no batch job was submitted"
     script = scripts[0].read_text()
-    for line in ("#SBATCH -p debug", "#SBATCH -A dcproj-test", "#SBATCH -n 1", "#SBATCH --cpus-per-task=2", "#SBATCH -t 00:10:00"):
+    expected = ("#SBATCH -p debug", "#SBATCH -A dcproj-test", "#SBATCH -n 1", "#SBATCH --cpus-per-task=2", "#SBATCH -t 00:10:00")
+    for line in expected:
         assert line in script, f"{line!r} missing from the job script:\n{script}"
     assert "export NUMBA_NUM_THREADS=1" in script
     assert "--nworkers 2" in script and "--nthreads 1" in script

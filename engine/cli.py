@@ -197,7 +197,7 @@ def main():
     default=None,
     help=(
         "Memory budget of the run (this process and local workers), e.g. 8GiB; chunks are planned "
-        "to fit. Default: 60%% of the available RAM."
+        "to fit. Default: 60 percent of the available RAM."
     ),
 )
 @click.option(
@@ -267,19 +267,24 @@ def run_cmd(
     Large runs:
       dcproj run configs/default.yaml -n 1e8 --summary --out runs/big.nc
       dcproj run configs/default.yaml -n 1e9 --summary --scheduler tcp://host:8786 -o runs/huge.nc
-      dcproj run configs/default.yaml -n 2e8 --cluster configs/cluster/slurm.yaml -o runs/huge.nc
+      dcproj run configs/default.yaml -n 2e8 --summary --cluster configs/cluster/slurm.yaml -o runs/huge.nc
     """
     from engine.runner import Interrupted
 
     try:
         from engine.config import load_config
+        from engine.io import OutputError
         from engine.runner import run_to_file
         from engine.summaries import QUANTILES
 
         cfg = load_config(config)
         if out is None:
             out = Path("runs") / (f"{config.stem}.summary.nc" if summary else f"{config.stem}.nc")
-            out.parent.mkdir(parents=True, exist_ok=True)
+        if not out.parent.exists():  # like the default runs/: the folder of --out is created
+            try:
+                out.parent.mkdir(parents=True)
+            except OSError as exc:
+                raise OutputError(f"{out}: cannot create its directory {out.parent} ({exc.strerror})") from None
         if (thresholds or quantiles) and not summary:
             raise ValueError(
                 "--threshold and --quantiles apply to --summary runs; a full cube holds every scenario "

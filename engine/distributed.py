@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,13 @@ def jobqueue_cluster(path: Path):
             "yourself and pass --scheduler ADDRESS"
         ) from None
     cls = getattr(dask_jobqueue, JOBQUEUE_CLASSES[system])
+    submit = str(getattr(getattr(cls, "job_cls", None), "submit_command", "") or "").split()
+    if submit and shutil.which(submit[0]) is None:  # else dask-jobqueue logs the failure and waits for workers forever
+        raise ClusterError(
+            f"--cluster {path}: {submit[0]!r}, the {system} submit command, is not on PATH; run dcproj where "
+            "batch jobs can be submitted (e.g. the cluster's login node), or start a dask scheduler and workers "
+            "yourself and pass --scheduler ADDRESS"
+        )
     try:
         cluster = cls(**spec)
     except (TypeError, ValueError) as exc:

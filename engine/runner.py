@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -84,6 +85,25 @@ def _check_args(scenarios, seed, dtype, chunk_size) -> tuple[int, int, type]:
 def bytes_per_scenario(layout: Layout, dtype) -> int:
     """Output bytes of one scenario (all variables, incl. the float64 inputs)."""
     return sum(a.nbytes for a in cube.empty_arrays(layout, 1, dtype).values())
+
+
+COMPRESSED_FRACTION = {"blosc_lz4": 0.8, "zstd": 0.75, "zlib": 0.75, "none": 1.0}  # file / raw bytes, at least
+
+
+def _check_disk_space(out, layout: Layout, dtype, scenarios: int, compression: str) -> None:
+    """Refuse, before computing, a full cube that cannot fit on the destination's file system."""
+    raw = scenarios * bytes_per_scenario(layout, dtype)
+    need = raw * COMPRESSED_FRACTION.get(compression, 0.75)
+    parent = Path(out).parent if str(Path(out).parent) else Path(".")
+    free = shutil.disk_usage(parent).free
+    if need > free:
+        raise RunError(
+            f"{out}: a full cube of {scenarios:,} scenarios needs about {need / 1e9:,.0f} GB or more "
+            f"({raw / 1e9:,.0f} GB uncompressed), but {parent} has {free / 1e9:,.0f} GB free; use --summary "
+            "(the statistics only, a few MB), fewer --scenarios, or another --out"
+        )
+    if need > 10e9:
+        print(f"dcproj: the cube will take about {need / 1e9:,.0f} GB or more ({free / 1e9:,.0f} GB free)", file=sys.stderr)
 
 
 def plan_chunks(scenarios: int, chunk_size: int) -> list[tuple[int, int]]:
@@ -492,6 +512,8 @@ def run_to_file(
     """
     st = _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, _parse_thresholds(thresholds), quantiles, command)
     check_writable(out)
+    if not summary and not resume:
+        _check_disk_space(out, st.layout, st.np_dtype, st.scenarios, compression)
     sidecar = Sidecar(out) if (keep_partial or resume) else None
     if resume:
         chunk_size = chunk_size or sidecar.read()["key"]["chunk_size"]

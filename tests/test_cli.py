@@ -93,15 +93,23 @@ def test_bad_config_exits_non_zero_and_writes_nothing(tmp_path, default_text):
     assert res.returncode != 0 and "inputs.pue_ai" in res.stderr
 
 
+def test_missing_output_directory_is_created(tmp_path):
+    out = tmp_path / "new" / "deeper" / "x.nc"
+    res = dcproj("run", DEFAULT_CONFIG, "-n", "10", "-o", out)
+    assert res.returncode == 0, res.stderr
+    assert out.exists()
+
+
 def test_unwritable_output_path(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
         res = dcproj("run", DEFAULT_CONFIG, "-n", "10", "-o", locked / "x.nc")
-        if os.geteuid() == 0:  # root ignores directory permissions: use a missing directory instead
-            res = dcproj("run", DEFAULT_CONFIG, "-n", "10", "-o", tmp_path / "nowhere" / "x.nc")
-            assert "does not exist" in res.stderr
+        if os.geteuid() == 0:  # root ignores directory permissions: a "directory" that is a file instead
+            (tmp_path / "afile").write_text("")
+            res = dcproj("run", DEFAULT_CONFIG, "-n", "10", "-o", tmp_path / "afile" / "sub" / "x.nc")
+            assert "cannot create its directory" in res.stderr
         else:
             assert "not writable" in res.stderr
         assert res.returncode != 0 and "Traceback" not in res.stderr

@@ -12,6 +12,7 @@ import xarray as xr
 from engine import run, run_to_file
 from engine.cube import VARIABLES
 from engine.io import OutputError
+from engine.layout import build_layout
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +81,16 @@ def test_unwritable_output_fails_before_computing(tmp_path, default_config):
         run_to_file(default_config, tmp_path / "missing" / "x.nc", scenarios=10)
     with pytest.raises(OutputError, match="is a directory"):
         run_to_file(default_config, tmp_path, scenarios=10)
+
+
+def test_a_full_cube_that_cannot_fit_on_disk_is_refused_before_computing(tmp_path, default_config):
+    import shutil
+
+    from engine.runner import RunError, bytes_per_scenario
+
+    free = shutil.disk_usage(tmp_path).free
+    per = bytes_per_scenario(build_layout(default_config), np.float32)
+    n = int(2 * free / per) + 1  # twice what the disk holds even uncompressed
+    with pytest.raises(RunError, match=r"needs about .* GB free; use --summary"):
+        run_to_file(default_config, tmp_path / "huge.nc", scenarios=n)
+    assert os.listdir(tmp_path) == []

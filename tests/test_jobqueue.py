@@ -103,3 +103,16 @@ def test_cluster_file_runs_on_dask_jobqueue(default_config, tmp_path, fake_slurm
         assert int(got["count"]) == n
         for v in ref.data_vars:
             np.testing.assert_array_equal(got[v].values, ref[v].values, err_msg=v)
+
+
+def test_cluster_file_without_the_batch_system_fails_fast(default_config, tmp_path, monkeypatch):
+    """No sbatch on PATH: a clear error at once (dask-jobqueue itself would log and wait forever)."""
+    from engine.distributed import ClusterError
+    from tests.conftest import ROOT
+
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(ClusterError, match="'sbatch', the slurm submit command, is not on PATH"):
+        run_to_file(default_config, tmp_path / "x.nc", scenarios=10, cluster=ROOT / "configs" / "cluster" / "slurm.yaml")
+    assert not (tmp_path / "x.nc").exists()

@@ -75,6 +75,25 @@ _SHIFT = summary.HIST_BITS_SHIFT
 _OFFSET = summary.HIST_BITS_OFFSET
 
 
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _row_stats(tile, bits, bins, k, g, q, c0, k0, m):
+    """Shifted sums, min and max of ``tile[k, :m]``; its bins (:func:`kernels.summary.hist_bin_bits`
+    as a clamp) into the bin table.  No finiteness checks: the caller checks the sums."""
+    s1 = 0.0
+    s2 = 0.0
+    lo = k0
+    hi = k0
+    for j in range(m):
+        v = tile[k, j]
+        d = v - k0
+        s1 += d
+        s2 += d * d
+        lo = min(lo, v)
+        hi = max(hi, v)
+        bins[g, q, c0 + j] = min(max((bits[k, j] >> _SHIFT) - _OFFSET, 0), _BIN_TOP)
+    return s1, s2, lo, hi
+
+
 @numba.njit(cache=True, error_model="numpy")
 def _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr):
     """Reduce sub-block ``q``, held in ``tile[:, :m]`` (cell-major), to its statistics and bins.
@@ -93,28 +112,10 @@ def _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_
         g = k // GROUP
         c0 = (k - g * GROUP) * SUB
         k0 = tile[k, 0]
-        s1 = 0.0
-        s2 = 0.0
-        lo = k0
-        hi = k0
-        if m == SUB:  # a constant trip count: LLVM unrolls and vectorises the bins
-            for j in range(SUB):
-                v = tile[k, j]
-                d = v - k0
-                s1 += d
-                s2 += d * d
-                lo = min(lo, v)
-                hi = max(hi, v)
-                bins[g, q, c0 + j] = min(max((bits[k, j] >> _SHIFT) - _OFFSET, 0), _BIN_TOP)
-        else:  # the same operations, the last (short) sub-block of a run
-            for j in range(m):
-                v = tile[k, j]
-                d = v - k0
-                s1 += d
-                s2 += d * d
-                lo = min(lo, v)
-                hi = max(hi, v)
-                bins[g, q, c0 + j] = min(max((bits[k, j] >> _SHIFT) - _OFFSET, 0), _BIN_TOP)
+        if m == SUB:  # a constant trip count once inlined: LLVM unrolls and vectorises the loop
+            s1, s2, lo, hi = _row_stats(tile, bits, bins, k, g, q, c0, k0, SUB)
+        else:  # the last (short) sub-block of a run
+            s1, s2, lo, hi = _row_stats(tile, bits, bins, k, g, q, c0, k0, m)
         if math.isfinite(s2):
             n = m
             m2 = s2 - s1 * (s1 / n)

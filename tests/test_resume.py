@@ -120,12 +120,17 @@ def test_sigterm_then_resume_through_the_cli(default_config, tmp_path, summary):
     assert proc.returncode == 130, err
     assert "--resume" in err and "Traceback" not in err
     assert not out.exists() and Sidecar(out).exists()
+    _resume_through_the_cli(args, out, run(default_config, scenarios=n, seed=5, summary=summary))
+
+
+def _resume_through_the_cli(args, out, expected) -> None:
+    """``dcproj run ARGS --resume`` finishes the run, removes the sidecar and writes ``expected``."""
     proc = _dcproj(*args, "--resume")
     stdout, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert f"wrote {out}" in stdout and not Sidecar(out).dir.exists()
     with xr.open_dataset(out) as resumed:
-        _assert_same(run(default_config, scenarios=n, seed=5, summary=summary), resumed)
+        _assert_same(expected, resumed)
 
 
 def _interrupted_full_run(default_config, out, monkeypatch, n=3000, chunk=400):
@@ -183,9 +188,4 @@ def test_sigkill_then_resume_through_the_cli(default_config, tmp_path):
     proc.kill()
     proc.communicate(timeout=60)
     assert not out.exists() and Sidecar(out).exists()
-    proc = _dcproj(*args, "--resume")
-    stdout, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    assert f"wrote {out}" in stdout and not Sidecar(out).dir.exists()
-    with xr.open_dataset(out) as resumed:
-        _assert_same(run(default_config, scenarios=n, seed=6), resumed)
+    _resume_through_the_cli(args, out, run(default_config, scenarios=n, seed=6))

@@ -10,8 +10,8 @@ What it measures, in one process so that ratios compare like with like (details 
 * the NumPy reference backend on the same scenarios (baseline) up to ``--numpy-max``;
 * the CPU memory floor (writing the same bytes) and the ratio of the kernels to it;
 * thread scaling (``numba.set_num_threads``) at ``--threads-size`` scenarios;
-* the in-memory quantile summary (``engine.summary.summarise``) and streaming summary runs
-  (``engine.stream.compute_summary``, default cells, ``--summary-sizes``);
+* the in-memory quantile summary (``engine.analysis.results.summarise``) and streaming summary runs
+  (``engine.execution.tasks.compute_summary``, default cells, ``--summary-sizes``);
 * on a GPU (``--gpu on``, or ``auto`` when one is present): device name, compute capability,
   driver and library versions; compile time; bit-identity of the uniforms and agreement of
   the outputs with the CPU; throughput against scenario count (default 10^4 … 10^9) with
@@ -166,8 +166,8 @@ def main(argv=None):
     from benchmarks import report
     from benchmarks.common import git_commit, machine_info
     from engine import load_config
-    from engine.backends import cuda_unavailable_reason
-    from engine.layout import build_layout
+    from engine.backends.cuda_gpu import cuda_unavailable_reason
+    from engine.inputs.layout import build_layout
 
     config = load_config(args.config)
     layout = build_layout(config)

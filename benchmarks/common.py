@@ -49,7 +49,7 @@ def chunks(n: int, chunk: int):
 
 def output_bytes(layout, count: int, dtype=np.float32) -> int:
     """Bytes of the cube of ``count`` scenarios (outputs in ``dtype``, inputs float64)."""
-    from engine.runner import bytes_per_scenario
+    from engine.execution.planning import bytes_per_scenario
 
     return bytes_per_scenario(layout, dtype) * count
 

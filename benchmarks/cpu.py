@@ -7,7 +7,7 @@ run does), so page faults of fresh memory are not charged to the kernels.  Phase
 * ``model``: :func:`kernels.cpu.project` (the projection of every scenario);
 * ``reduction``: float64 totals of the ``incl_crypto`` boundary per scenario and year, then
   their per-year mean, min and max (what a summary has to read; NumPy, one thread);
-* ``write``: :class:`engine.io.CubeWriter` appending the chunk to a netCDF file (blosc_lz4),
+* ``write``: :class:`engine.output.netcdf.CubeWriter` appending the chunk to a netCDF file (blosc_lz4),
   only up to ``write_max`` scenarios (disk space);
 * ``memory floor``: writing the same bytes with ``ndarray.fill``, nothing else: the time no
   implementation that materialises the cube can beat.
@@ -35,13 +35,13 @@ t0 = time.perf_counter()
 import numpy as np
 from kernels import cpu
 from engine import load_config
-from engine.layout import build_layout
-from engine.cube import empty_arrays
+from engine.inputs.layout import build_layout
+from engine.output.variables import empty_arrays
 t1 = time.perf_counter()
 layout = build_layout(load_config({config!r}))
 out = empty_arrays(layout, 4, np.float32)
 t2 = time.perf_counter()
-cpu.sample_inputs(np.uint64(1), np.int64(0), layout.kinds, layout.params, layout.corr_index, layout.corr_factor, out["inputs"])
+cpu.sample_inputs(np.uint64(1), np.int64(0), layout.kinds, layout.params, layout.keys, layout.corr_index, layout.corr_factor, out["inputs"])
 t3 = time.perf_counter()
 cpu.project(out["inputs"], layout.n_regions, layout.n_years, out["electricity"], out["carbon"], out["water"], out["installed_accelerators"])
 t4 = time.perf_counter()
@@ -80,7 +80,7 @@ def compile_times(config_path: str) -> dict:
 
 def first_calls_in_process(layout) -> dict:
     """First calls of the CPU kernels in this process (compile, or load from numba's cache)."""
-    from engine.cube import empty_arrays
+    from engine.output.variables import empty_arrays
 
     t0 = time.perf_counter()
     from kernels import cpu
@@ -101,7 +101,7 @@ def first_calls_in_process(layout) -> dict:
 
 
 def _sample(cpu, layout, seed, start, x):
-    cpu.sample_inputs(np.uint64(seed), np.int64(start), layout.kinds, layout.params, layout.corr_index, layout.corr_factor, x)
+    cpu.sample_inputs(np.uint64(seed), np.int64(start), layout.kinds, layout.params, layout.keys, layout.corr_index, layout.corr_factor, x)
 
 
 def _project(cpu, layout, out):
@@ -118,21 +118,22 @@ def _reduce(layout, out, acc):
 
 
 def _writer(config, layout, path, n):
-    from engine import cube
-    from engine.io import CubeWriter
+    from engine.output import variables as cube
+    from engine.output.netcdf import CubeWriter
 
     coord_map = cube.coords(config, layout, 0, n)
     dims = {d: len(v[1]) for d, v in coord_map.items() if v[0] == d}
     dims["scenario"] = n
     variables = {name: (spec.dims, np.float32, cube.variable_attrs(name)) for name, spec in cube.VARIABLES.items()}
     variables["inputs"] = (("scenario", "input"), np.float64, cube.variable_attrs("inputs"))
+    variables["effective_inputs"] = (("scenario", "effective_input"), np.float64, cube.variable_attrs("effective_inputs"))
     return CubeWriter(path, dims, coord_map, variables, {"benchmark": "1"})
 
 
 def bench_size(config, layout, n, chunk, *, seed=42, numpy_max=0, write_max=0, tmpdir=None) -> dict:
     """Every CPU phase at ``n`` scenarios, processed in chunks of ``chunk``."""
     from engine.backends import get_backend
-    from engine.cube import empty_arrays
+    from engine.output.variables import empty_arrays
     from kernels import cpu
 
     c = min(chunk, n)
@@ -214,7 +215,7 @@ def thread_scaling(layout, n, chunk, threads, seed=42) -> list[dict]:
     """Sampling + model time at ``n`` scenarios for each thread count (numba.set_num_threads)."""
     import numba
 
-    from engine.cube import empty_arrays
+    from engine.output.variables import empty_arrays
     from kernels import cpu
 
     c = min(chunk, n)
@@ -259,9 +260,9 @@ def default_thread_counts() -> list[int]:
 
 
 def xarray_summary(config, n=20_000) -> dict:
-    """The in-memory quantile summary of an n-scenario cube (``engine.summary.summarise``)."""
+    """The in-memory quantile summary of an n-scenario cube (``engine.analysis.results.summarise``)."""
     from engine import run
-    from engine.summary import summarise
+    from engine.analysis.results import summarise
 
     ds = run(config, scenarios=n, seed=1)
     t0 = time.perf_counter()
@@ -270,10 +271,12 @@ def xarray_summary(config, n=20_000) -> dict:
 
 
 def summary_run(config, layout, n, chunk, seed=42) -> dict:
-    """A streaming summary run on the CPU (``engine.stream.compute_summary`` per chunk, merged
-    in order by ``engine.summaries.SummaryState``), default summary cells, no cube kept."""
-    from engine.stream import ChunkJob, compute_summary
-    from engine.summaries import BLOCK, SummaryState, build_summary_spec
+    """A streaming summary run on the CPU (``engine.execution.tasks.compute_summary`` per chunk, merged
+    in order by ``engine.stats.state.SummaryState``), default summary cells, no cube kept."""
+    from engine.execution.tasks import ChunkJob, compute_summary
+    from engine.stats.spec import MOMENT_BLOCK as BLOCK
+    from engine.stats.spec import build_summary_spec
+    from engine.stats.state import SummaryState
 
     spec = build_summary_spec(config, layout)
     job = ChunkJob(layout, seed, "numba", "float64", spec)

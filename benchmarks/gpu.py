@@ -69,7 +69,7 @@ def compile_times(be, layout) -> dict:
 
     res = {}
     n = 32
-    kinds, params, corr_index, factor = be.device_layout(layout)
+    kinds, params, keys, corr_index, factor = be.device_layout(layout)
     t0 = time.perf_counter()
     x = be.sample_device(layout, 1, 0, n)
     cuda.synchronize()
@@ -80,7 +80,7 @@ def compile_times(be, layout) -> dict:
     res["project_kernel_s"] = time.perf_counter() - t0
     outs = [be.buffer(f"fused_{k}", d.shape, d.dtype) for k, d in be.project_device(layout, x, np.float32).items()]
     t0 = time.perf_counter()
-    kc.sample_project_kernel[1, 32](np.uint64(1), np.int64(0), kinds, params, corr_index, factor, layout.n_regions, layout.n_years, x, *outs)
+    kc.sample_project_kernel[1, 32](np.uint64(1), np.int64(0), kinds, params, keys, corr_index, factor, layout.n_regions, layout.n_years, x, *outs)
     cuda.synchronize()
     res["fused_kernel_s"] = time.perf_counter() - t0
     a = cuda.device_array(1024, dtype=np.float32)
@@ -98,16 +98,16 @@ def check_against_cpu(be, layout, n=10_000, seed=12345, start=2**33) -> dict:
     from numba import cuda
 
     from engine.backends import get_backend
-    from engine.cube import empty_arrays
+    from engine.output.variables import empty_arrays
     from engine.reference.philox import input_uniforms_np
     from kernels import cuda as kc
 
     u = cuda.device_array((n, layout.n_inputs))
     blocks, threads = kc.launch_config(n)
-    kc.uniforms_kernel[blocks, threads](np.uint64(seed), np.int64(start), u)
+    kc.uniforms_kernel[blocks, threads](np.uint64(seed), np.int64(start), cuda.to_device(layout.keys), u)
     gpu_u = u.copy_to_host()
     sc = np.arange(start, start + n, dtype=np.uint64)
-    ref_u = np.stack([input_uniforms_np(seed, sc, i) for i in range(layout.n_inputs)], axis=1)
+    ref_u = np.stack([input_uniforms_np(seed, sc, int(k)) for k in layout.keys], axis=1)
     cpu = get_backend("numba")
     res = {"scenarios": n, "uniforms_bit_identical": bool(np.array_equal(gpu_u.view(np.uint64), ref_u.view(np.uint64)))}
     g = empty_arrays(layout, n, np.float64)
@@ -151,7 +151,7 @@ def bench_size(be, layout, n, chunk, *, seed=42, transfer_max=0, fused=True) -> 
 
     c = min(chunk, n)
     years = layout.n_years
-    kinds, params, corr_index, factor = be.device_layout(layout)
+    kinds, params, keys, corr_index, factor = be.device_layout(layout)
     clock = Clock(sync=cuda.synchronize)
     transfer = n <= transfer_max
     pinned = None
@@ -175,7 +175,7 @@ def bench_size(be, layout, n, chunk, *, seed=42, transfer_max=0, fused=True) -> 
             blocks, threads = kc.launch_config(count)
             with clock("fused"):
                 kc.sample_project_kernel[blocks, threads](
-                    np.uint64(seed), np.int64(start), kinds, params, corr_index, factor, layout.n_regions, years, xf, *outs
+                    np.uint64(seed), np.int64(start), kinds, params, keys, corr_index, factor, layout.n_regions, years, xf, *outs
                 )
         t_floor += bandwidth_floor(be, [x, *dev.values()])
     t = clock.totals
@@ -217,7 +217,9 @@ def summary_run(be, config, layout, n, chunk, seed=42) -> dict:
     merged on the host in order); only the statistics cross the bus."""
     from numba import cuda
 
-    from engine.summaries import BLOCK, SummaryState, build_summary_spec
+    from engine.stats.spec import MOMENT_BLOCK as BLOCK
+    from engine.stats.spec import build_summary_spec
+    from engine.stats.state import SummaryState
 
     spec = build_summary_spec(config, layout)
     c = max(BLOCK, (min(chunk, n) // BLOCK) * BLOCK)

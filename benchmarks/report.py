@@ -101,7 +101,7 @@ def markdown(result: dict) -> str:
         lines.append("")
     xs = result.get("xarray_summary")
     if xs:
-        lines += [f"In-memory quantile summary (`engine.summary.summarise`, xarray) of {xs['scenarios']:,} scenarios: {xs['summarise_s']:.2f} s.", ""]
+        lines += [f"In-memory quantile summary (`engine.analysis.results.summarise`, xarray) of {xs['scenarios']:,} scenarios: {xs['summarise_s']:.2f} s.", ""]
     sr = result.get("summary_runs")
     if sr:
         lines += [

@@ -88,10 +88,11 @@ def _py(code: str) -> list[str]:
 
 COST = """
 import json, time, numpy as np, numba
-from engine import load_config, cube
-from engine.layout import build_layout
+from engine import load_config
+from engine.output import variables as cube
+from engine.inputs.layout import build_layout
 from engine.backends import get_backend
-from engine.summaries import BLOCK, build_summary_spec
+from engine.stats.spec import MOMENT_BLOCK as BLOCK, build_summary_spec
 from kernels import cpu_summary as cs
 from kernels.summary import HIST_BINS
 cfg = load_config({config!r}); L = build_layout(cfg); spec = build_summary_spec(cfg, L, [])
@@ -104,7 +105,7 @@ bm, b2, lo, hi, bad = np.empty(k), np.empty(k), np.full(k, np.inf), np.full(k, -
 tables = (spec.cell_var, spec.cell_ptr, spec.term_idx, spec.thr_ptr, spec.thr_value)
 acc = lambda: cs.accumulate_block(*flat, 0, *tables, *scratch, hist, thr, bm, b2, lo, hi, bad, numba.get_num_threads())
 eo = spec.element_offsets()
-fused = lambda: cs.summarise_block(np.uint64(1), np.int64(0), n, L.kinds, L.params, L.corr_index, L.corr_factor, L.n_regions,
+fused = lambda: cs.summarise_block(np.uint64(1), np.int64(0), n, L.kinds, L.params, L.keys, L.corr_index, L.corr_factor, L.n_regions,
                                    L.n_years, *tables, eo, *scratch, hist, thr, bm, b2, lo, hi, bad, numba.get_num_threads())
 def best(f, clock, reps=7):
     f(); ts = []
@@ -150,7 +151,7 @@ numba.set_num_threads(threads)
 t = time.perf_counter(); run(cfg, **kw); res["in_process_all_threads_s"] = time.perf_counter() - t
 res["threads"] = threads
 from engine.backends import get_backend
-from engine.layout import build_layout
+from engine.inputs.layout import build_layout
 be, L = get_backend("numba"), build_layout(cfg)
 def sample_s(nt):  # a compute-bound kernel (no memory traffic): how far this machine's cores scale
     numba.set_num_threads(nt); be.sample(L, 1, 0, 1000); ts = []
@@ -160,7 +161,7 @@ def sample_s(nt):  # a compute-bound kernel (no memory traffic): how far this ma
 res["machine_compute_scaling"] = sample_s(1) / sample_s(threads)
 numba.set_num_threads(threads)
 from distributed import LocalCluster
-from engine.distributed import WORKER_ENV
+from engine.execution.clusters import WORKER_ENV
 t = time.perf_counter()
 with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", env=dict(WORKER_ENV)) as c:
     res["cluster_start_s"] = time.perf_counter() - t

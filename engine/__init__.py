@@ -1,9 +1,14 @@
-"""dcproj engine: configuration, orchestration, I/O and the command line.
+"""dcproj engine: configuration, orchestration, I/O, analysis and the command line.
 
 Typical use::
 
     from engine import load_config, run
     ds = run(load_config("configs/default.yaml"), scenarios=100_000, seed=42)
+
+Packages, in the order data flows through them: :mod:`engine.config` → :mod:`engine.inputs`
+→ :mod:`engine.distributions` → :mod:`engine.backends` (kernels) → :mod:`engine.execution`
+(chunks, executors) → :mod:`engine.stats` / :mod:`engine.output` (sinks) →
+:mod:`engine.analysis` (reading results) and :mod:`engine.cli`.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.1.0+unknown"
 
-from engine.config import Config, ConfigError, load_config  # noqa: E402
-from engine.runner import run, run_to_file  # noqa: E402
+from engine.config import Config, load_config  # noqa: E402
+from engine.errors import ConfigError  # noqa: E402
+from engine.execution import run, run_to_file  # noqa: E402
 
 __all__ = ["Config", "ConfigError", "load_config", "run", "run_to_file", "__version__"]

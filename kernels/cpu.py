@@ -1,6 +1,6 @@
 """CPU target: the kernel arithmetic compiled with ``numba.njit``, driven by parallel loops.
 
-Scenarios are processed in blocks of :data:`BLOCK` (``prange`` over blocks): each block
+Scenarios are processed in blocks of :data:`THREAD_BLOCK` (``prange`` over blocks): each block
 allocates its scratch space once and writes a contiguous slab of the outputs, so threads
 never share cache lines and the result does not depend on the thread count.
 """
@@ -13,7 +13,7 @@ import numpy as np
 from kernels import distributions, model, philox, sampling, special
 from kernels._target import build
 
-BLOCK = 256
+THREAD_BLOCK = 256  # scenarios per parallel task of a full-cube chunk
 
 K = build(numba.njit(cache=False, error_model="numpy"), [philox, special, distributions, model, sampling])
 _sample_scenario = K.sample_scenario
@@ -21,24 +21,24 @@ _project_scenario = K.project_scenario
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
-def sample_inputs(seed, start, kinds, params, corr_index, factor, out):
+def sample_inputs(seed, start, kinds, params, keys, corr_index, factor, out):
     """Fill ``out`` [count, n_inputs] with the inputs of scenarios ``start .. start+count-1``."""
     count = out.shape[0]
-    n_blocks = (count + BLOCK - 1) // BLOCK
+    n_blocks = (count + THREAD_BLOCK - 1) // THREAD_BLOCK
     for b in numba.prange(n_blocks):
         z = np.empty(corr_index.shape[0])
-        for s in range(b * BLOCK, min(count, (b + 1) * BLOCK)):
-            _sample_scenario(seed, start + s, kinds, params, corr_index, factor, z, out[s])
+        for s in range(b * THREAD_BLOCK, min(count, (b + 1) * THREAD_BLOCK)):
+            _sample_scenario(seed, start + s, kinds, params, keys, corr_index, factor, z, out[s])
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def project(x, n_regions, n_years, out_e, out_c, out_w, out_n):
     """Evaluate the model for every row of ``x`` [count, n_inputs] into the output arrays."""
     count = x.shape[0]
-    n_blocks = (count + BLOCK - 1) // BLOCK
+    n_blocks = (count + THREAD_BLOCK - 1) // THREAD_BLOCK
     for b in numba.prange(n_blocks):
         ship = np.empty(n_years)
         power = np.empty(n_years)
         survive = np.empty(n_years)
-        for s in range(b * BLOCK, min(count, (b + 1) * BLOCK)):
+        for s in range(b * THREAD_BLOCK, min(count, (b + 1) * THREAD_BLOCK)):
             _project_scenario(x[s], n_regions, n_years, ship, power, survive, out_e[s], out_c[s], out_w[s], out_n[s])

@@ -190,7 +190,7 @@ def _fold_cells(count, first, thr_ptr, bins, sub_n, sub_mean, sub_m2, sub_lo, su
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def summarise_block(
-    seed, first, count, kinds, params, corr_index, factor, n_regions, n_years,
+    seed, first, count, kinds, params, keys, corr_index, factor, n_regions, n_years,
     cell_var, cell_ptr, term_idx, thr_ptr, thr_value, elem_off,
     bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
     hist, thr_count, bmean, bm2, vmin, vmax, bad, n_thr,
@@ -226,7 +226,7 @@ def summarise_block(
             s0 = q * SUB
             m = min(SUB, count - s0)
             for j in range(m):
-                _sample_scenario(seed, first + s0 + j, kinds, params, corr_index, factor, z, x[j])
+                _sample_scenario(seed, first + s0 + j, kinds, params, keys, corr_index, factor, z, x[j])
                 _project_scenario(
                     x[j], n_regions, n_years, ship, power, survive, te[:, :, :, j], tc[:, :, :, j], tw[:, :, :, :, j], ta[:, :, j]
                 )  # fmt: skip

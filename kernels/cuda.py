@@ -103,23 +103,23 @@ def launch_config(count: int, threads: int = THREADS_PER_BLOCK) -> tuple[int, in
 
 # --------------------------------------------------------------------------- kernels
 @cuda.jit
-def uniforms_kernel(seed, start, u):
-    """Fill ``u`` [count, n] with the Philox uniforms of scenarios ``start .. start+count-1``."""
+def uniforms_kernel(seed, start, keys, u):
+    """Fill ``u`` [count, n] with the Philox uniforms (streams ``keys``) of scenarios ``start .. start+count-1``."""
     s = cuda.grid(1)
     stride = cuda.gridsize(1)
     while s < u.shape[0]:
-        _draw_uniforms(seed, start + s, u[s])
+        _draw_uniforms(seed, start + s, keys, u[s])
         s += stride
 
 
 @cuda.jit
-def sample_kernel(seed, start, kinds, params, corr_index, factor, x):
+def sample_kernel(seed, start, kinds, params, keys, corr_index, factor, x):
     """Fill ``x`` [count, n_inputs] with the sampled inputs of scenarios ``start ..``."""
     z = cuda.local.array(MAX_CORR, _f64)
     s = cuda.grid(1)
     stride = cuda.gridsize(1)
     while s < x.shape[0]:
-        _sample_scenario(seed, start + s, kinds, params, corr_index, factor, z, x[s])
+        _sample_scenario(seed, start + s, kinds, params, keys, corr_index, factor, z, x[s])
         s += stride
 
 
@@ -137,7 +137,7 @@ def project_kernel(x, n_regions, n_years, out_e, out_c, out_w, out_n):
 
 
 @cuda.jit
-def sample_project_kernel(seed, start, kinds, params, corr_index, factor, n_regions, n_years, x, out_e, out_c, out_w, out_n):
+def sample_project_kernel(seed, start, kinds, params, keys, corr_index, factor, n_regions, n_years, x, out_e, out_c, out_w, out_n):
     """Sampling and model fused in one pass: each thread samples its scenario into ``x[s]``
     and evaluates it while the row is hot in cache."""
     z = cuda.local.array(MAX_CORR, _f64)
@@ -148,7 +148,7 @@ def sample_project_kernel(seed, start, kinds, params, corr_index, factor, n_regi
     stride = cuda.gridsize(1)
     while s < x.shape[0]:
         row = x[s]
-        _sample_scenario(seed, start + s, kinds, params, corr_index, factor, z, row)
+        _sample_scenario(seed, start + s, kinds, params, keys, corr_index, factor, z, row)
         _project_scenario(row, n_regions, n_years, ship, power, survive, out_e[s], out_c[s], out_w[s], out_n[s])
         s += stride
 

@@ -14,11 +14,11 @@ promote to ``float64``).
 RNG policy (the one place it is defined)
 ----------------------------------------
 * key     = (seed & 0xFFFFFFFF, seed >> 32)
-* counter = (scenario & 0xFFFFFFFF, scenario >> 32, index >> 1, 0)
-* input ``index`` even uses output words (r0, r1), odd uses (r2, r3), so one Philox
-  call serves two consecutive inputs (:func:`input_uniform_pair`).
-* 64 random bits -> float64 with :func:`uniform_from_words`: 53 bits, offset by half
-  a step, strictly inside (0, 1).
+* counter = (scenario & 0xFFFFFFFF, scenario >> 32, stream, 0), where ``stream`` is the
+  input column's 32-bit id (:func:`engine.inputs.registry.stable_key`, derived from the
+  input's *name*, so a column's draws do not depend on which other inputs exist);
+* output words (r0, r1) -> float64 with :func:`uniform_from_words`: 53 bits, offset by
+  half a step, strictly inside (0, 1); (r2, r3) are not used.
 
 These functions are :func:`kernels._target.kernel` functions: plain Python that also
 runs interpreted, compiled per target by :func:`kernels._target.build`.
@@ -34,7 +34,6 @@ __all__ = [
     "philox4x32",
     "uniform_from_words",
     "input_uniform",
-    "input_uniform_pair",
 ]
 
 _PHILOX_M0 = np.uint64(0xD2511F53)
@@ -123,41 +122,10 @@ def uniform_from_words(hi, lo):
 
 
 @kernel
-def input_uniform_pair(seed, scenario, pair):
-    """Uniforms of inputs ``2 * pair`` and ``2 * pair + 1`` from one Philox call.
-
-    Parameters
-    ----------
-    seed
-        Run seed, integer in [0, 2**64); becomes the Philox key.
-    scenario
-        Scenario (Monte Carlo draw) number, integer in [0, 2**64).
-    pair
-        Input-pair number, integer in [0, 2**32).
-
-    Returns
-    -------
-    tuple of 2 float
-        ``(u_even, u_odd)``, both strictly inside (0, 1).
-    """
-    s = np.uint64(seed)
-    sc = np.uint64(scenario)
-    r0, r1, r2, r3 = philox4x32(
-        sc & _PHILOX_MASK32,
-        (sc >> _PHILOX_SH32) & _PHILOX_MASK32,
-        np.uint64(pair),
-        _PHILOX_ZERO,
-        s & _PHILOX_MASK32,
-        (s >> _PHILOX_SH32) & _PHILOX_MASK32,
-    )
-    return uniform_from_words(r0, r1), uniform_from_words(r2, r3)
-
-
-@kernel
-def input_uniform(seed, scenario, index):
+def input_uniform(seed, scenario, stream):
     """Uniform variate of one model input in one scenario (the engine's RNG policy).
 
-    A pure function of its arguments: the same ``(seed, scenario, index)`` always gives
+    A pure function of its arguments: the same ``(seed, scenario, stream)`` always gives
     the same value on every backend and in any evaluation order.
 
     Parameters
@@ -166,26 +134,22 @@ def input_uniform(seed, scenario, index):
         Run seed, integer in [0, 2**64).
     scenario
         Scenario (Monte Carlo draw) number, integer in [0, 2**64).
-    index
-        Input number, integer in [0, 2**33).  Inputs ``2k`` and ``2k + 1`` share one
-        Philox call (words (r0, r1) and (r2, r3) respectively).
+    stream
+        The input's stream id, integer in [0, 2**32) (``Layout.keys``).
 
     Returns
     -------
     float
         Uniform variate strictly inside (0, 1).
     """
-    i = np.uint64(index)
     s = np.uint64(seed)
     sc = np.uint64(scenario)
     r0, r1, r2, r3 = philox4x32(
         sc & _PHILOX_MASK32,
         (sc >> _PHILOX_SH32) & _PHILOX_MASK32,
-        i >> _PHILOX_ONE,
+        np.uint64(stream) & _PHILOX_MASK32,
         _PHILOX_ZERO,
         s & _PHILOX_MASK32,
         (s >> _PHILOX_SH32) & _PHILOX_MASK32,
     )
-    if (i & _PHILOX_ONE) == _PHILOX_ZERO:
-        return uniform_from_words(r0, r1)
-    return uniform_from_words(r2, r3)
+    return uniform_from_words(r0, r1)

@@ -12,14 +12,10 @@ COPULA_U_MAX = 1.0 - 2.0**-53  # largest
 
 
 @kernel
-def draw_uniforms(seed, scenario, u):
-    """Fill ``u`` [n_inputs] with the uniforms of ``scenario`` (input i from its Philox stream)."""
-    n = u.shape[0]
-    for p in range((n + 1) // 2):
-        u0, u1 = input_uniform_pair(seed, scenario, p)  # noqa: F821 (resolved by build)
-        u[2 * p] = u0
-        if 2 * p + 1 < n:
-            u[2 * p + 1] = u1
+def draw_uniforms(seed, scenario, keys, u):
+    """Fill ``u`` [n_inputs] with the uniforms of ``scenario``: input i from Philox stream ``keys[i]``."""
+    for i in range(u.shape[0]):
+        u[i] = input_uniform(seed, scenario, keys[i])  # noqa: F821 (resolved by build)
 
 
 @kernel
@@ -54,9 +50,9 @@ def clamp_unit(u):
 
 
 @kernel
-def sample_scenario(seed, scenario, kinds, params, corr_index, factor, z, x):
-    """Write the sampled inputs of ``scenario`` into ``x`` [n_inputs]."""
-    draw_uniforms(seed, scenario, x)
+def sample_scenario(seed, scenario, kinds, params, keys, corr_index, factor, z, x):
+    """Write the sampled inputs of ``scenario`` into ``x`` [n_inputs] (streams ``keys``)."""
+    draw_uniforms(seed, scenario, keys, x)
     apply_copula(x, corr_index, factor, z)
     for i in range(x.shape[0]):
         x[i] = ppf(kinds[i], params[i], x[i])  # noqa: F821

@@ -54,8 +54,8 @@ def test_cube_is_bit_identical_whatever_the_thread_count(default_config):
 def test_a_scenario_can_be_regenerated_alone(default_config, small_run):
     """Scenario 1234 of a 2000-scenario run equals the same scenario computed by itself."""
     from engine.backends import get_backend
-    from engine.cube import empty_arrays
-    from engine.layout import build_layout
+    from engine.inputs.layout import build_layout
+    from engine.output.variables import empty_arrays
 
     layout = build_layout(default_config)
     be = get_backend("numba")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine import run
-from engine.summary import total
+from engine.analysis.results import total
 
 N = 100_000
 

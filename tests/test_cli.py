@@ -48,7 +48,7 @@ def test_summary_prints_quantile_table(run_file):
 def test_summary_numbers_match_xarray(run_file):
     import numpy as np
 
-    from engine.summary import summarise
+    from engine.analysis.results import summarise
 
     with xr.open_dataset(run_file) as ds:
         frame = summarise(ds, "electricity", "dc_only", None, 2026)

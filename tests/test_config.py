@@ -23,7 +23,7 @@ def _error(text: str, path: str = "my.yaml") -> str:
 
 
 def test_default_config_is_valid_and_fully_sourced(default_config):
-    from engine.layout import build_layout
+    from engine.inputs.layout import build_layout
 
     layout = build_layout(default_config)
     assert all(s.strip() for s in layout.sources)

@@ -10,9 +10,9 @@ import pytest
 import xarray as xr
 
 from engine import run, run_to_file
-from engine.cube import VARIABLES
-from engine.io import OutputError
-from engine.layout import build_layout
+from engine.errors import OutputError
+from engine.inputs.layout import build_layout
+from engine.output.variables import VARIABLES
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +48,11 @@ def test_provenance_attributes(written, default_text):
     with xr.open_dataset(written) as ds:
         a = ds.attrs
         assert a["seed"] == "3" and int(a["scenarios"]) == 500
-        assert a["config"] == default_text
-        assert a["config_sha256"] == hashlib.sha256(default_text.encode()).hexdigest()
+        assert a["config_file_text"] == default_text  # the file as read
+        from engine.config import parse_config
+
+        assert parse_config(a["config"]).model_dump() == parse_config(default_text).model_dump()  # the effective config, serialised
+        assert a["config_sha256"] == hashlib.sha256(a["config"].encode()).hexdigest()
         assert a["dcproj_version"] and a["created"] and a["command"] == "pytest"
         assert "TechInsights" in a["sources"]
 
@@ -57,19 +60,18 @@ def test_provenance_attributes(written, default_text):
 def test_failed_run_leaves_no_file_and_keeps_the_old_one(tmp_path, default_config, monkeypatch):
     out = tmp_path / "keep.nc"
     out.write_bytes(b"precious")
-    import engine.runner as run_mod
+    import engine.execution.executors as run_mod
 
     calls = {"n": 0}
-    real = run_mod.iter_chunks
+    real = run_mod.compute_chunk
 
     def exploding(*args, **kwargs):
-        for item in real(*args, **kwargs):
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise KeyboardInterrupt  # an interrupt in the middle of the run
-            yield item
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # an interrupt in the middle of the run
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(run_mod, "iter_chunks", exploding)
+    monkeypatch.setattr(run_mod, "compute_chunk", exploding)
     with pytest.raises(KeyboardInterrupt):
         run_to_file(default_config, out, scenarios=100, seed=1, chunk_size=10)
     assert out.read_bytes() == b"precious"
@@ -86,7 +88,8 @@ def test_unwritable_output_fails_before_computing(tmp_path, default_config):
 def test_a_full_cube_that_cannot_fit_on_disk_is_refused_before_computing(tmp_path, default_config):
     import shutil
 
-    from engine.runner import RunError, bytes_per_scenario
+    from engine.errors import RunError
+    from engine.execution.planning import bytes_per_scenario
 
     free = shutil.disk_usage(tmp_path).free
     per = bytes_per_scenario(build_layout(default_config), np.float32)

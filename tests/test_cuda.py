@@ -18,7 +18,9 @@ import textwrap
 
 import pytest
 
-from engine.backends import BackendUnavailable, cuda_unavailable_reason, get_backend
+from engine.backends import get_backend
+from engine.backends.cuda_gpu import cuda_unavailable_reason
+from engine.errors import BackendUnavailable
 from tests.conftest import DEFAULT_CONFIG, ROOT
 
 HAS_GPU = cuda_unavailable_reason() is None
@@ -125,10 +127,10 @@ _PTX_SCRIPT = textwrap.dedent(
     a = lambda dt, nd: t.Array(dt, nd, "C")
     f8, f4, i8 = t.float64, t.float32, t.int64
     sigs = {
-        "uniforms_kernel": (t.uint64, i8, a(f8, 2)),
-        "sample_kernel": (t.uint64, i8, a(i8, 1), a(f8, 2), a(i8, 1), a(f8, 2), a(f8, 2)),
+        "uniforms_kernel": (t.uint64, i8, a(t.uint64, 1), a(f8, 2)),
+        "sample_kernel": (t.uint64, i8, a(i8, 1), a(f8, 2), a(t.uint64, 1), a(i8, 1), a(f8, 2), a(f8, 2)),
         "project_kernel": (a(f8, 2), i8, i8, a(f4, 4), a(f4, 4), a(f4, 5), a(f4, 3)),
-        "sample_project_kernel": (t.uint64, i8, a(i8, 1), a(f8, 2), a(i8, 1), a(f8, 2), i8, i8, a(f8, 2), a(f8, 4), a(f8, 4), a(f8, 5), a(f8, 3)),
+        "sample_project_kernel": (t.uint64, i8, a(i8, 1), a(f8, 2), a(t.uint64, 1), a(i8, 1), a(f8, 2), i8, i8, a(f8, 2), a(f8, 4), a(f8, 4), a(f8, 5), a(f8, 3)),
         "fill_kernel": (a(f4, 1), f4),
         "summary_gather_kernel": (a(f8, 2), a(f8, 2), a(f8, 2), a(f8, 2), a(i8, 1), a(i8, 1), a(i8, 1), a(f8, 2)),
         "summary_accumulate_kernel": (a(f8, 2), a(i8, 2), i8, i8, a(i8, 1), a(f8, 1), a(t.int32, 2), a(i8, 1),

@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from engine.backends import cuda_unavailable_reason
+from engine.backends.cuda_gpu import cuda_unavailable_reason
 
 _REASON = cuda_unavailable_reason()
 if _REASON is not None:
@@ -27,7 +27,7 @@ from numba import cuda  # noqa: E402
 
 from engine import run  # noqa: E402
 from engine.backends import get_backend  # noqa: E402
-from engine.layout import build_layout  # noqa: E402
+from engine.inputs.layout import build_layout  # noqa: E402
 from kernels import cuda as kc  # noqa: E402
 
 OUTPUTS = ["electricity", "carbon", "water", "installed_accelerators", "inputs"]
@@ -39,12 +39,15 @@ def layout(default_config):
     return build_layout(default_config)
 
 
-def _cpu_uniforms(seed, start, count, n):
+KEYS = np.array([0, 1, 2**31, 2**32 - 1, 0x9E3779B9, 12345, 77], dtype=np.uint64)  # stream ids, incl. the extremes
+
+
+def _cpu_uniforms(seed, start, count, keys):
     from kernels.cpu import K
 
-    u = np.empty((count, n))
+    u = np.empty((count, keys.size))
     for s in range(count):
-        K.draw_uniforms(np.uint64(seed), np.int64(start + s), u[s])
+        K.draw_uniforms(np.uint64(seed), np.int64(start + s), keys, u[s])
     return u
 
 
@@ -55,25 +58,25 @@ def _cpu_uniforms(seed, start, count, n):
 )
 def test_uniforms_are_bit_identical_to_the_cpu(seed, start):
     """Same Philox counters on both targets: the same 64-bit patterns, not merely close."""
-    count, n = 24, 7  # odd width: the last input uses the first half of a Philox pair
+    count, n = 24, KEYS.size
     u = cuda.device_array((count, n))
     blocks, threads = kc.launch_config(count)
-    kc.uniforms_kernel[blocks, threads](np.uint64(seed), np.int64(start), u)
+    kc.uniforms_kernel[blocks, threads](np.uint64(seed), np.int64(start), cuda.to_device(KEYS), u)
     gpu = u.copy_to_host()
-    cpu = _cpu_uniforms(seed, start, count, n)
+    cpu = _cpu_uniforms(seed, start, count, KEYS)
     assert np.array_equal(gpu.view(np.uint64), cpu.view(np.uint64))
     from engine.reference.philox import input_uniforms_np
 
-    ref = np.stack([input_uniforms_np(seed, np.arange(start, start + count, dtype=np.uint64), i) for i in range(n)], axis=1)
+    ref = np.stack([input_uniforms_np(seed, np.arange(start, start + count, dtype=np.uint64), int(k)) for k in KEYS], axis=1)
     assert np.array_equal(gpu.view(np.uint64), ref.view(np.uint64))
 
 
 def test_grid_stride_covers_more_scenarios_than_threads(layout):
     """One block of 8 threads for 40 scenarios: every row is written, as by a full grid."""
     be = get_backend("cuda")
-    kinds, params, corr_index, factor = be.device_layout(layout)
+    kinds, params, keys, corr_index, factor = be.device_layout(layout)
     small = cuda.device_array((N, layout.n_inputs))
-    kc.sample_kernel[1, 8](np.uint64(9), np.int64(5), kinds, params, corr_index, factor, small)
+    kc.sample_kernel[1, 8](np.uint64(9), np.int64(5), kinds, params, keys, corr_index, factor, small)
     full = be.sample(layout, 9, 5, N)
     assert np.array_equal(small.copy_to_host(), full)
 
@@ -109,13 +112,13 @@ def test_float32_storage_agrees(default_config):
 
 def test_fused_kernel_equals_the_two_phases(layout):
     be = get_backend("cuda")
-    kinds, params, corr_index, factor = be.device_layout(layout)
+    kinds, params, keys, corr_index, factor = be.device_layout(layout)
     count = 20
     x = cuda.device_array((count, layout.n_inputs))
     y, r = layout.n_years, layout.n_regions
     outs = [cuda.device_array(s) for s in [(count, y, r, 6), (count, y, r, 6), (count, y, r, 6, 2), (count, y, r)]]
     blocks, threads = kc.launch_config(count)
-    kc.sample_project_kernel[blocks, threads](np.uint64(8), np.int64(50), kinds, params, corr_index, factor, r, y, x, *outs)
+    kc.sample_project_kernel[blocks, threads](np.uint64(8), np.int64(50), kinds, params, keys, corr_index, factor, r, y, x, *outs)
     xs = be.sample(layout, 8, 50, count)
     ref = be.project_device(layout, cuda.to_device(xs), np.float64)
     assert np.array_equal(x.copy_to_host(), xs)
@@ -162,7 +165,7 @@ def test_gpu_benchmark_runs_and_reports(default_config, layout, tmp_path):
     assert sr["scenarios"] == 12 and sr["device_s"] > 0
     for key in ("sample_s", "model_s", "fused_s", "bandwidth_floor_s", "transfer_s"):
         assert r[key] > 0, key
-    assert r["cube_bytes"] == 40 * 6144
+    assert r["cube_bytes"] == 40 * (6144 + 12 * 8)  # the cube and 12 normalised regional weights
     result = {"created": "now", "command": "test", "config": "default", "years": layout.n_years, "regions": layout.n_regions,
               "inputs": layout.n_inputs, "machine": {"cpu": "x", "cores": 1, "numba_threads": 1, "python": "3", "numba": "0", "numpy": "2"},
               "sizes": [{"scenarios": 40, "scenario_years_per_s": 1.0, "sample_s": 1.0, "model_s": 1.0, "reduction_s": 0.1,
@@ -178,7 +181,7 @@ def test_gpu_benchmark_runs_and_reports(default_config, layout, tmp_path):
 
 @pytest.fixture(scope="module")
 def spec(default_config, layout):
-    from engine.summaries import build_summary_spec, parse_threshold
+    from engine.stats.spec import build_summary_spec, parse_threshold
 
     return build_summary_spec(default_config, layout, thresholds=[parse_threshold("2030>1000"), parse_threshold("carbon/dc_only:2026>100")])
 
@@ -194,12 +197,12 @@ def _assert_chunk_summaries_agree(gpu, cpu):
 
 def test_device_summary_of_a_chunk_agrees_with_the_cpu(layout, spec, monkeypatch):
     """Summary blocks of 8 scenarios (instead of 4096, for the simulator): 3 blocks, 2 device batches."""
-    import engine.stream
-    import engine.summaries
-    from engine.stream import ChunkJob, compute_summary
+    import engine.backends.host_summary
+    import engine.stats.spec
+    from engine.execution.tasks import ChunkJob, compute_summary
 
-    monkeypatch.setattr(engine.summaries, "BLOCK", 8)
-    monkeypatch.setattr(engine.stream, "BLOCK", 8)
+    monkeypatch.setattr(engine.stats.spec, "MOMENT_BLOCK", 8)
+    monkeypatch.setattr(engine.backends.host_summary, "MOMENT_BLOCK", 8)
     gpu = get_backend("cuda").summarise_chunk(layout, spec, 7, 16, 20, batch_blocks=2)
     cpu = compute_summary(ChunkJob(layout, 7, "numba", "float64", spec), 16, 20)
     assert gpu.bmean.shape == (3, spec.n_cells)
@@ -210,8 +213,9 @@ def test_device_summary_of_a_chunk_agrees_with_the_cpu(layout, spec, monkeypatch
 def test_mixed_cpu_gpu_run_gives_the_cpu_summary(default_config, layout, spec):
     """Chunk [0, 4096) on the CPU, chunk [4096, 4112) on the device: the merged summary is the
     all-CPU summary (histograms and counts exactly, moments to rounding)."""
-    from engine.stream import ChunkJob, compute_summary
-    from engine.summaries import BLOCK, SummaryState
+    from engine.execution.tasks import ChunkJob, compute_summary
+    from engine.stats.spec import MOMENT_BLOCK as BLOCK
+    from engine.stats.state import SummaryState
 
     job = ChunkJob(layout, 5, "numba", "float64", spec)
     first = compute_summary(job, 0, BLOCK)

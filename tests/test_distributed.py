@@ -13,8 +13,8 @@ import pytest
 import xarray as xr
 
 from engine import run, run_to_file
-from engine.distributed import WORKER_ENV, ClusterError
-from engine.summaries import BLOCK
+from engine.execution.clusters import WORKER_ENV, ClusterError
+from engine.stats.spec import MOMENT_BLOCK as BLOCK
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def test_summary_on_dask_is_bit_identical_whatever_the_chunks(default_config, cl
 
 
 def test_a_worker_killed_mid_run_changes_nothing(default_config, cluster, client, monkeypatch):
-    import engine.runner as runner
+    import engine.execution.entry_points as runner
 
     n = 10 * BLOCK
     expected = run(default_config, scenarios=n, seed=13, summary=True, chunk_size=2 * BLOCK)
@@ -146,7 +146,7 @@ def test_cluster_errors_are_clear(default_config, tmp_path, monkeypatch):
     bad.write_text("jobqueue: kubernetes\n")
     with pytest.raises(ClusterError, match="jobqueue 'kubernetes' is not one of"):
         run_to_file(default_config, tmp_path / "x.nc", scenarios=10, cluster=bad)
-    monkeypatch.setattr("engine.distributed.CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("engine.execution.clusters.CONNECT_TIMEOUT", "1s")
     with pytest.raises(ClusterError, match="cannot connect"):
         run(default_config, scenarios=10, scheduler="tcp://127.0.0.1:1")
     assert not list(tmp_path.glob("*.nc"))

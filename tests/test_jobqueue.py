@@ -19,7 +19,7 @@ import pytest
 import xarray as xr
 
 from engine import run, run_to_file
-from engine.summaries import BLOCK
+from engine.stats.spec import MOMENT_BLOCK as BLOCK
 
 dask_jobqueue = pytest.importorskip("dask_jobqueue")
 
@@ -107,7 +107,7 @@ def test_cluster_file_runs_on_dask_jobqueue(default_config, tmp_path, fake_slurm
 
 def test_cluster_file_without_the_batch_system_fails_fast(default_config, tmp_path, monkeypatch):
     """No sbatch on PATH: a clear error at once (dask-jobqueue itself would log and wait forever)."""
-    from engine.distributed import ClusterError
+    from engine.execution.clusters import ClusterError
     from tests.conftest import ROOT
 
     empty = tmp_path / "bin"

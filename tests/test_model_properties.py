@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.backends import get_backend
-from engine.cube import empty_arrays
-from engine.layout import build_layout
+from engine.inputs.layout import build_layout
+from engine.output.variables import empty_arrays
 from kernels import model as m
 
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import engine.runner as runner
+import engine.execution.sinks as runner
 from engine import run, run_to_file
-from engine.checkpoint import ResumeError, Sidecar
-from engine.runner import Interrupted
-from engine.summaries import BLOCK
+from engine.errors import Interrupted
+from engine.execution.checkpoint import ResumeError, Sidecar
+from engine.stats.spec import MOMENT_BLOCK as BLOCK
 from tests.conftest import DEFAULT_CONFIG, ROOT
 
 

@@ -5,8 +5,9 @@ backend and for tests: it works on whole ``uint64`` arrays at once and must repr
 the kernel bit for bit.  See :mod:`kernels.philox` for the RNG policy; in short
 
 * key     = (seed & 0xFFFFFFFF, seed >> 32)
-* counter = (scenario & 0xFFFFFFFF, scenario >> 32, index >> 1, 0)
-* even ``index`` uses output words (r0, r1), odd uses (r2, r3)
+* counter = (scenario & 0xFFFFFFFF, scenario >> 32, stream, 0), ``stream`` the input's
+  32-bit id (derived from its name)
+* output words (r0, r1) make the uniform
 * ``u = ((hi >> 5) * 2**26 + (lo >> 6) + 0.5) / 2**53`` (the one value that would round
   to 1.0 is mapped to the largest float64 below 1).
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["philox4x32_np", "uniform_from_words_np", "input_uniforms_np", "input_uniform_pairs_np"]
+__all__ = ["philox4x32_np", "uniform_from_words_np", "input_uniforms_np"]
 
 MASK32 = np.uint64(0xFFFFFFFF)
 M0 = np.uint64(0xD2511F53)
@@ -84,10 +85,8 @@ def _counter_and_key(seed: int, scenarios: ArrayLike):
     return sc & MASK32, (sc >> np.uint64(32)) & MASK32, s & MASK32, (s >> np.uint64(32)) & MASK32
 
 
-def input_uniform_pairs_np(
-    seed: int, scenarios: ArrayLike, pair: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Uniforms of inputs ``2 * pair`` and ``2 * pair + 1`` for many scenarios.
+def input_uniforms_np(seed: int, scenarios: ArrayLike, stream: int) -> NDArray[np.float64]:
+    """Uniform variate of the input with stream id ``stream`` for many scenarios (as ``input_uniform``).
 
     Parameters
     ----------
@@ -95,38 +94,17 @@ def input_uniform_pairs_np(
         Run seed, integer in [0, 2**64).
     scenarios
         Scenario numbers, int64 or uint64 array (values in [0, 2**64)).
-    pair
-        Input-pair number, integer in [0, 2**32).
-
-    Returns
-    -------
-    tuple of 2 ndarray of float64
-        ``(u_even, u_odd)``, shaped like ``scenarios``, strictly inside (0, 1).
-    """
-    s_lo, s_hi, k0, k1 = _counter_and_key(seed, scenarios)
-    r0, r1, r2, r3 = philox4x32_np(s_lo, s_hi, np.uint64(pair), np.uint64(0), k0, k1)
-    return uniform_from_words_np(r0, r1), uniform_from_words_np(r2, r3)
-
-
-def input_uniforms_np(seed: int, scenarios: ArrayLike, index: int) -> NDArray[np.float64]:
-    """Uniform variate of input ``index`` for many scenarios (same as ``input_uniform``).
-
-    Parameters
-    ----------
-    seed
-        Run seed, integer in [0, 2**64).
-    scenarios
-        Scenario numbers, int64 or uint64 array (values in [0, 2**64)).
-    index
-        Input number, integer in [0, 2**33).
+    stream
+        The input's 32-bit stream id (``Layout.keys``, :func:`engine.inputs.registry.stable_key`).
 
     Returns
     -------
     ndarray of float64
         Shaped like ``scenarios``, values strictly inside (0, 1).
     """
-    index = int(index)
-    if index < 0:
-        raise ValueError(f"index must be >= 0, got {index}")
-    even, odd = input_uniform_pairs_np(seed, scenarios, index >> 1)
-    return odd if index & 1 else even
+    stream = int(stream)
+    if not 0 <= stream < 2**32:
+        raise ValueError(f"stream must be in [0, 2**32), got {stream}")
+    s_lo, s_hi, k0, k1 = _counter_and_key(seed, scenarios)
+    r0, r1, _, _ = philox4x32_np(s_lo, s_hi, np.uint64(stream), np.uint64(0), k0, k1)
+    return uniform_from_words_np(r0, r1)

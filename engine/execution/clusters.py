@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.errors import ClusterError
+
 __all__ = ["ClusterError", "DaskTarget", "usable_cores", "open_client", "JOBQUEUE_CLASSES"]
 
 JOBQUEUE_CLASSES = {
@@ -33,10 +35,6 @@ JOBQUEUE_CLASSES = {
 #: Environment of LocalCluster workers: dask runs one task per worker, numba one thread per task.
 CONNECT_TIMEOUT = "30s"  # to reach a running scheduler (--scheduler ADDRESS)
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-
-
-class ClusterError(ValueError):
-    """The dask cluster cannot be created or reached."""
 
 
 @dataclass(frozen=True)

@@ -1,114 +1,14 @@
-"""Compute backends, dispatched by registry: ``numba`` (CPU kernels), ``cuda`` (GPU kernels)
-and ``numpy`` (reference).
-
-A backend turns a slab of scenario indices into sampled inputs and model outputs::
-
-    x = backend.sample(layout, seed, start, count)            # float64[count, n_inputs]
-    backend.project(layout, x, out)                           # fills the arrays of out
-
-Every backend draws the same Philox uniforms, so all of them give the same cube.
-"""
+"""The ``cuda`` backend: numba.cuda kernels on an NVIDIA GPU, compiled from the same @kernel
+arithmetic as the CPU; summaries are accumulated on the device, only statistics come back."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import numpy as np
 
-from engine.layout import Layout
+from engine.backends.base import Capabilities, register
+from engine.errors import BackendUnavailable, NonFiniteError, RunError
 
-__all__ = ["Backend", "BACKENDS", "BackendUnavailable", "get_backend", "register", "cuda_unavailable_reason"]
-
-
-class Backend(Protocol):
-    name: str
-
-    def sample(self, layout: Layout, seed: int, start: int, count: int) -> np.ndarray: ...
-
-    def project(self, layout: Layout, x: np.ndarray, out: dict[str, np.ndarray]) -> None: ...
-
-
-BACKENDS: dict[str, type] = {}
-
-
-def register(name: str):
-    def deco(cls):
-        cls.name = name
-        BACKENDS[name] = cls
-        return cls
-
-    return deco
-
-
-class BackendUnavailable(RuntimeError):
-    """The backend cannot run on this machine (e.g. no CUDA device)."""
-
-
-def get_backend(name: str) -> Backend:
-    """Instantiate backend ``name``; unknown names list the known ones."""
-    if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; expected one of {sorted(BACKENDS)}")
-    return BACKENDS[name]()
-
-
-@register("numba")
-class NumbaBackend:
-    """numba-compiled CPU kernels, parallel over scenario blocks (``NUMBA_NUM_THREADS`` threads)."""
-
-    def __init__(self):
-        from kernels import cpu
-
-        self._cpu = cpu
-
-    def sample(self, layout, seed, start, count):
-        x = np.empty((count, layout.n_inputs), dtype=np.float64)
-        self._cpu.sample_inputs(
-            np.uint64(seed), np.int64(start), layout.kinds, layout.params, layout.corr_index, layout.corr_factor, x
-        )
-        return x
-
-    def project(self, layout, x, out):
-        self._cpu.project(
-            x,
-            layout.n_regions,
-            layout.n_years,
-            out["electricity"],
-            out["carbon"],
-            out["water"],
-            out["installed_accelerators"],
-        )
-
-
-@register("numpy")
-class NumpyBackend:
-    """Plain NumPy/SciPy reference: vectorised Philox, scipy.special transforms, array model."""
-
-    def sample(self, layout, seed, start, count):
-        from scipy import special
-
-        from engine.distributions import ppf_numpy_by_code
-        from engine.reference.philox import input_uniform_pairs_np
-
-        scenarios = np.arange(start, start + count, dtype=np.uint64)
-        u = np.empty((count, layout.n_inputs))
-        for p in range((layout.n_inputs + 1) // 2):  # one Philox call serves two inputs
-            even, odd = input_uniform_pairs_np(seed, scenarios, p)
-            u[:, 2 * p] = even
-            if 2 * p + 1 < layout.n_inputs:
-                u[:, 2 * p + 1] = odd
-        if layout.corr_index.size:
-            z = special.ndtri(u[:, layout.corr_index])
-            u[:, layout.corr_index] = np.clip(special.ndtr(z @ layout.corr_factor.T), 2.0**-54, 1.0 - 2.0**-53)
-        for i in range(layout.n_inputs):
-            u[:, i] = ppf_numpy_by_code(int(layout.kinds[i]), layout.params[i, :8], u[:, i])
-        return u
-
-    def project(self, layout, x, out):
-        from engine.reference.model import project
-
-        res = project(x, layout.n_regions, layout.n_years, dtype=out["electricity"].dtype)
-        for name, values in res.items():
-            out[name][...] = values
+__all__ = ["CudaBackend", "cuda_unavailable_reason"]
 
 
 def cuda_unavailable_reason() -> str | None:
@@ -153,6 +53,8 @@ class CudaBackend:
     (``NUMBA_ENABLE_CUDASIM=1``, set before numba is imported).
     """
 
+    capabilities = Capabilities(device="gpu", summary="device", reference=False, help="the same kernels on an NVIDIA GPU (numba.cuda)")
+
     def __init__(self):
         reason = cuda_unavailable_reason()
         if reason is not None:
@@ -170,14 +72,21 @@ class CudaBackend:
         self._dev_layout = None
         self._buffers: dict = {}
 
+    def _limits(self, layout) -> None:
+        try:
+            self._kc.check_limits(layout.n_years, int(layout.corr_index.shape[0]))
+        except ValueError as exc:
+            raise RunError(str(exc)) from None
+
     def device_layout(self, layout):
         """The layout's kernel arrays on the device (uploaded once per layout)."""
         if self._layout is not layout:
-            self._kc.check_limits(layout.n_years, int(layout.corr_index.shape[0]))
+            self._limits(layout)
             to = self._cuda.to_device
             self._dev_layout = (
                 to(np.ascontiguousarray(layout.kinds, dtype=np.int64)),
                 to(np.ascontiguousarray(layout.params, dtype=np.float64)),
+                to(np.ascontiguousarray(layout.keys, dtype=np.uint64)),
                 to(np.ascontiguousarray(layout.corr_index, dtype=np.int64)),
                 to(np.ascontiguousarray(layout.corr_factor, dtype=np.float64)),
             )
@@ -199,10 +108,10 @@ class CudaBackend:
 
         The array is a buffer reused by the next call: consume it first.
         """
-        kinds, params, corr_index, factor = self.device_layout(layout)
+        kinds, params, keys, corr_index, factor = self.device_layout(layout)
         x = self.buffer("inputs", (count, layout.n_inputs), np.float64)
         blocks, threads = self._kc.launch_config(count)
-        self._kc.sample_kernel[blocks, threads](np.uint64(seed), np.int64(start), kinds, params, corr_index, factor, x)
+        self._kc.sample_kernel[blocks, threads](np.uint64(seed), np.int64(start), kinds, params, keys, corr_index, factor, x)
         return x
 
     def project_device(self, layout, x, dtype):
@@ -211,7 +120,7 @@ class CudaBackend:
         from kernels.model import N_COMPONENTS
 
         count = x.shape[0]
-        self._kc.check_limits(layout.n_years, int(layout.corr_index.shape[0]))
+        self._limits(layout)
         y, r, c = layout.n_years, layout.n_regions, N_COMPONENTS
         shapes = {
             "electricity": (count, y, r, c),
@@ -256,7 +165,7 @@ class CudaBackend:
         return int(min(8 * 2**30, max(2**28, free // 4)))
 
     def summarise_chunk(self, layout, spec, seed, start, count, batch_blocks=None):
-        """The :class:`engine.summaries.ChunkSummary` of scenarios ``start .. start+count-1``,
+        """The :class:`engine.stats.state.ChunkSummary` of scenarios ``start .. start+count-1``,
         computed on the device: only the statistics come back, never the cube.
 
         The same @kernel accumulation as the CPU (:mod:`kernels.summary`), folded in the same
@@ -265,16 +174,16 @@ class CudaBackend:
         last bits of the model's float64 values).  ``batch_blocks`` summary blocks are
         projected per device batch (default: a quarter of the free device memory, at most 8 GiB).
         """
-        from engine.summaries import BLOCK, ChunkSummary
+        from engine.stats.spec import MOMENT_BLOCK as BLOCK
+        from engine.stats.state import ChunkSummary
         from kernels.cpu_summary import ragged_bins
         from kernels.summary import HIST_BINS
 
         cuda, kc = self._cuda, self._kc
-        if start % BLOCK:
-            raise ValueError(f"summary chunks must start on a multiple of {BLOCK}, got {start}")
-        if count >= 2**31:
-            raise ValueError(f"summary chunks hold fewer than 2**31 scenarios, got {count}")
-        kinds, params, corr_index, factor = self.device_layout(layout)
+        from engine.backends.host_summary import check_chunk
+
+        check_chunk(start, count)
+        kinds, params, keys, corr_index, factor = self.device_layout(layout)
         k = spec.n_cells
         to = cuda.to_device
         cell_var, cell_ptr, term_idx = to(spec.cell_var), to(spec.cell_ptr), to(spec.term_idx)
@@ -306,7 +215,7 @@ class CudaBackend:
             w = self.buffer("summary_w", (n, y, r, c, 2), np.float64)
             a = self.buffer("summary_a", (n, y, r), np.float64)
             blocks, threads = kc.launch_config(n)
-            kc.sample_project_kernel[blocks, threads](np.uint64(seed), np.int64(s0), kinds, params, corr_index, factor, r, y, x, e, cb, w, a)
+            kc.sample_project_kernel[blocks, threads](np.uint64(seed), np.int64(s0), kinds, params, keys, corr_index, factor, r, y, x, e, cb, w, a)
             tile = self.buffer("summary_tile", (k, n), np.float64)
             m = y * r * c
             kc.summary_gather_kernel[blocks, threads](e.reshape(n, m), cb.reshape(n, m), w.reshape(n, 2 * m), a.reshape(n, y * r),
@@ -315,8 +224,6 @@ class CudaBackend:
                                                               thr_count, vmin, vmax, bad, bmean, bm2, b0)
             bad_h = bad.copy_to_host()
             if (bad_h != no_bad).any():
-                from engine.stream import NonFiniteError
-
                 cell = int(np.argmin(bad_h))
                 raise NonFiniteError(f"scenario {int(bad_h[cell])} (seed {seed}) gives a non-finite value of {spec.describe_cell(cell)}")
         vmin_h, vmax_h = vmin.copy_to_host(), vmax.copy_to_host()

@@ -3,7 +3,7 @@
 A cube is written to a hidden temporary file beside the destination and renamed over it
 only when complete (``os.replace`` is atomic on POSIX within one file system).  A failed or
 interrupted run removes its temporary file and never touches an existing destination.
-A resumable run (:mod:`engine.checkpoint`) names its own temporary file inside the sidecar
+A resumable run (:mod:`engine.execution.checkpoint`) names its own temporary file inside the sidecar
 directory, reopens it to continue, and :meth:`CubeWriter.detach` keeps it on interruption.
 """
 
@@ -18,11 +18,9 @@ import netCDF4
 import numba
 import numpy as np
 
+from engine.errors import OutputError, PartialCubeDamaged
+
 __all__ = ["OutputError", "PartialCubeDamaged", "CubeWriter", "check_writable", "chunk_digest", "write_dataset"]
-
-
-class OutputError(OSError):
-    """The output path cannot be written."""
 
 
 COMPRESSIONS = {
@@ -31,10 +29,6 @@ COMPRESSIONS = {
     "zlib": lambda level: {"compression": "zlib", "complevel": level, "shuffle": True},
     "none": lambda level: {},
 }
-
-
-class PartialCubeDamaged(OutputError):
-    """The partial cube of an interrupted run cannot be read (e.g. the run was killed mid-write)."""
 
 
 def chunk_digest(arrays: dict[str, np.ndarray]) -> str:

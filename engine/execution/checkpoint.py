@@ -6,8 +6,8 @@ While a resumable run (``dcproj run``) works, its finished chunks live in the si
   offsets in any order; the file is synced before a chunk is recorded as finished);
 * summary: ``state.npz``, the merged statistics of the finished prefix of chunks;
 * ``manifest.json``: what the run is (the *key*: config sha256, seed, scenarios, chunk size,
-  dtype, backend, kernel source hash, summary settings), which chunks are finished and, for
-  a full cube, each finished chunk's checksum (:func:`engine.io.chunk_digest`).
+  dtype, backend, source hash of engine/ and kernels/, summary settings), which chunks are finished and, for
+  a full cube, each finished chunk's checksum (:func:`engine.output.netcdf.chunk_digest`).
 
 HDF5 files are not crash-safe: a process killed (SIGKILL, power loss) while writing can
 leave ``cube.nc`` unreadable, or a finished chunk's bytes changed.  ``--resume`` therefore
@@ -29,13 +29,11 @@ import shutil
 import time
 from pathlib import Path
 
+from engine.errors import ResumeError
+
 __all__ = ["Sidecar", "ResumeError"]
 
 FORMAT = 1
-
-
-class ResumeError(ValueError):
-    """A partial run cannot be resumed (missing, or made with other settings)."""
 
 
 class Sidecar:

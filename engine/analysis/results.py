@@ -2,8 +2,8 @@
 
 Reads both kinds of file dcproj writes: a full cube (``dcproj_kind = "full"``; totals are
 summed per scenario, in float64, and reduced exactly) and a streaming summary
-(``dcproj_kind = "summary"``, :mod:`engine.summaries`; the stored quantiles and means are
-looked up).
+(``dcproj_kind = "summary"``, :mod:`engine.stats`; the stored quantiles and means are
+looked up).  Imports the output registry and the statistics' specs; never the execution layer.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from engine.cube import BOUNDARIES, VARIABLES
+from engine.errors import AnalysisError
+from engine.output.variables import BOUNDARIES, VARIABLES
+from engine.stats.spec import parse_threshold
 
-__all__ = ["QUANTILES", "total", "summarise", "exceedance", "is_summary"]
+__all__ = ["TABLE_QUANTILES", "total", "summarise", "exceedance", "is_summary"]
 
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+TABLE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)  # the columns of dcproj summary
 GROUPINGS = ("region", "component")
 
 
@@ -27,13 +29,13 @@ def is_summary(ds: xr.Dataset) -> bool:
 
 def _check(variable: str, boundary: str, by: str | None) -> None:
     if variable not in VARIABLES:
-        raise ValueError(f"unknown variable {variable!r}; expected one of {sorted(VARIABLES)}")
+        raise AnalysisError(f"unknown variable {variable!r}; expected one of {sorted(VARIABLES)}")
     if boundary not in BOUNDARIES:
-        raise ValueError(f"unknown boundary {boundary!r}; expected one of {sorted(BOUNDARIES)}")
+        raise AnalysisError(f"unknown boundary {boundary!r}; expected one of {sorted(BOUNDARIES)}")
     if by is not None and by not in GROUPINGS:
-        raise ValueError(f"cannot group by {by!r}; expected one of {list(GROUPINGS)}")
+        raise AnalysisError(f"cannot group by {by!r}; expected one of {list(GROUPINGS)}")
     if by == "component" and "component" not in VARIABLES[variable].dims:
-        raise ValueError(f"{variable} has no component dimension")
+        raise AnalysisError(f"{variable} has no component dimension")
 
 
 def total(ds: xr.Dataset, variable: str = "electricity", boundary: str = "incl_crypto", by: str | None = None) -> xr.DataArray:
@@ -44,7 +46,7 @@ def total(ds: xr.Dataset, variable: str = "electricity", boundary: str = "incl_c
     """
     _check(variable, boundary, by)
     if is_summary(ds):
-        raise ValueError("a summary file holds no per-scenario values; use summarise() for its statistics")
+        raise AnalysisError("a summary file holds no per-scenario values; use summarise() for its statistics")
     da = ds[variable]
     if "component" in da.dims:
         da = da.sel(component=BOUNDARIES[boundary])
@@ -80,17 +82,17 @@ def summarise(
     _check(variable, boundary, by)
     years = [int(y) for y in ds["year"].values]
     if year is not None and year not in years:
-        raise ValueError(f"year {year} is not in the file; expected one of {years[0]}..{years[-1]}")
+        raise AnalysisError(f"year {year} is not in the file; expected one of {years[0]}..{years[-1]}")
     if is_summary(ds):
         q, mean = _summary_stats(ds, variable, boundary, by)
         have = [float(v) for v in ds["quantile"].values]
-        missing = [p for p in QUANTILES if not any(abs(p - h) < 1e-12 for h in have)]
+        missing = [p for p in TABLE_QUANTILES if not any(abs(p - h) < 1e-12 for h in have)]
         if missing:
-            raise ValueError(f"the summary file lacks quantiles {missing}; it has {have}")
-        q = q.sel(quantile=list(QUANTILES), method="nearest")
+            raise AnalysisError(f"the summary file lacks quantiles {missing}; it has {have}")
+        q = q.sel(quantile=list(TABLE_QUANTILES), method="nearest")
     else:
         da = total(ds, variable, boundary, by)
-        q = da.quantile(list(QUANTILES), dim="scenario")
+        q = da.quantile(list(TABLE_QUANTILES), dim="scenario")
         mean = da.mean("scenario")
     if year is not None:
         q, mean = q.sel(year=[year]), mean.sel(year=[year])
@@ -102,13 +104,11 @@ def summarise(
 
 
 def exceedance(ds: xr.Dataset, thresholds=()) -> pd.DataFrame:
-    """P(total > value) for ``thresholds`` (:class:`engine.summaries.ThresholdSpec` or strings).
+    """P(total > value) for ``thresholds`` (:class:`engine.stats.spec.ThresholdSpec` or strings).
 
     Full cube: computed exactly from the scenarios.  Summary: the probabilities stored in the
     file (all of them if ``thresholds`` is empty); a threshold it does not hold is an error.
     """
-    from engine.summaries import parse_threshold
-
     wanted = [parse_threshold(t) if isinstance(t, str) else t for t in thresholds]
     rows = []
     if is_summary(ds):
@@ -128,7 +128,7 @@ def exceedance(ds: xr.Dataset, thresholds=()) -> pd.DataFrame:
         for k in keys:
             if k not in stored:
                 have = ", ".join(lab for _, lab in stored.values()) or "none"
-                raise ValueError(
+                raise AnalysisError(
                     f"the summary file holds no exceedance probability for {wanted[keys.index(k)].label()}; "
                     f"it holds: {have} (add thresholds with --threshold when running)"
                 )
@@ -138,5 +138,5 @@ def exceedance(ds: xr.Dataset, thresholds=()) -> pd.DataFrame:
         for t in wanted:
             _check(t.variable, t.boundary, None)
             tot = total(ds, t.variable, t.boundary).sel(year=t.year)
-            rows.append((t.label(VARIABLES[t.variable].units), float((tot > t.value).sum()) / n))
+            rows.append((t.label(VARIABLES[t.variable].units_label), float((tot > t.value).sum()) / n))
     return pd.DataFrame(rows, columns=["event", "probability"]).set_index("event")

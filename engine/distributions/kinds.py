@@ -1,34 +1,20 @@
-"""Input distributions of a config: validated pydantic models, kernel rows, references.
+"""The eight distribution kinds of a config and the :data:`KINDS` registry (kind name -> model).
 
-Every config kind is one pydantic model with a ``kind`` literal (the discriminator of
-:data:`Distribution`), a required ``source`` (where the numbers come from) and an
-optional ``note``.  Each model provides
-
-* ``kernel_params()`` -> ``(code, float64[8])``: the row :func:`kernels.distributions.ppf`
-  reads, with derived values (Phi of truncation bounds, ln B(alpha, beta), ...) computed
-  here with scipy;
-* ``scipy_dist()``: the equivalent frozen ``scipy.stats`` distribution (or a small
-  wrapper with the same ``ppf``/``cdf`` interface), an independent reference;
-* ``ppf_numpy(u)``: the NumPy reference transform, from the *same* row through
-  :func:`ppf_numpy_by_code` with ``scipy.special`` (no code shared with the kernels);
-* ``median()`` and ``support()``.
-
-Kinds are found through the :data:`KINDS` registry (kind name -> model class) and
-:func:`ppf_numpy_by_code` through a code -> function registry.
+Each kind is a pydantic model with a ``kind`` literal (the discriminator of :data:`Distribution`),
+a required ``source`` and an optional ``note``, and provides ``kernel_params()`` (the row
+:func:`kernels.distributions.ppf` reads), ``scipy_dist()`` (an independent reference),
+``ppf_numpy(u)`` (the NumPy reference transform), ``median()`` and ``support()``.
 """
 
 from __future__ import annotations
-
-import functools
 
 import math
 from collections.abc import Callable
 from typing import Annotated, Literal
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, NDArray  # noqa: F401 (ArrayLike in annotations)
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -37,6 +23,18 @@ from pydantic import (
 )
 from scipy import special, stats
 
+from engine.distributions.base import (  # noqa: F401 (re-exported)
+    MIN_TRUNCATED_MASS,
+    FloatArray,
+    _DistributionBase,
+    _ordered,
+    _positive,
+    _row,
+    _truncation_row,
+    beta_quantile_table,
+)
+from engine.reference.ppf import ppf_numpy_by_code  # noqa: F401 (re-exported)
+from engine.reference.scipy_dists import Degenerate, TruncatedLognormal
 from kernels.distributions import (
     DIST_BETA,
     DIST_FIXED,
@@ -44,7 +42,6 @@ from kernels.distributions import (
     DIST_NORMAL,
     DIST_TRIANGULAR,
     DIST_UNIFORM,
-    N_PARAMS,
 )
 
 __all__ = [
@@ -62,275 +59,6 @@ __all__ = [
     "ppf_numpy_by_code",
 ]
 
-#: Smallest probability a truncation interval may keep; less almost always means bounds
-#: in the wrong units or on the wrong side of the distribution.
-MIN_TRUNCATED_MASS = 1e-9
-
-FloatArray = NDArray[np.float64]
-
-
-# --------------------------------------------------------------------------- helpers
-def _row(code: int, *values: float) -> tuple[int, FloatArray]:
-    row = np.zeros(N_PARAMS, dtype=np.float64)
-    row[: len(values)] = values
-    return code, row
-
-
-def _positive(name: str, value: float) -> float:
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return value
-
-
-def _ordered(kind: str, low_name: str, low: float, high_name: str, high: float) -> None:
-    if not low < high:
-        raise ValueError(
-            f"{kind}: {high_name} must be greater than {low_name} "
-            f"(got {low_name}={low!r}, {high_name}={high!r})"
-        )
-
-
-def _truncation_row(
-    kind: str, loc: float, scale: float, lower: float | None, upper: float | None
-) -> tuple[float, float, float, float]:
-    """``(Phi(A), Phi(B), Phi(-A), Phi(-B))`` of standardised bounds; checks the mass."""
-    a = -math.inf if lower is None else (lower - loc) / scale
-    b = math.inf if upper is None else (upper - loc) / scale
-    cdf_a, cdf_b = float(special.ndtr(a)), float(special.ndtr(b))
-    sf_a, sf_b = float(special.ndtr(-a)), float(special.ndtr(-b))
-    mass = sf_a - sf_b if a > 0 else cdf_b - cdf_a  # difference of the small values
-    if not mass >= MIN_TRUNCATED_MASS:
-        raise ValueError(
-            f"{kind}: truncation to [lower, upper] = [{lower}, {upper}] keeps probability "
-            f"{mass:.3g}; expected at least {MIN_TRUNCATED_MASS:g} - check the bounds and "
-            f"their units against the location and spread"
-        )
-    return cdf_a, cdf_b, sf_a, sf_b
-
-
-class _Degenerate:
-    """A point mass with the frozen-distribution methods the tests and reports use."""
-
-    def __init__(self, value: float):
-        self.value = float(value)
-
-    def ppf(self, q: ArrayLike) -> FloatArray:
-        return np.full(np.shape(q), self.value)
-
-    def cdf(self, x: ArrayLike) -> FloatArray:
-        return np.where(np.asarray(x, dtype=float) >= self.value, 1.0, 0.0)
-
-    def sf(self, x: ArrayLike) -> FloatArray:
-        return 1.0 - self.cdf(x)
-
-    def median(self) -> float:
-        return self.value
-
-    def mean(self) -> float:
-        return self.value
-
-    def support(self) -> tuple[float, float]:
-        return self.value, self.value
-
-    def rvs(self, size=None, random_state=None) -> FloatArray:
-        return np.full(size if size is not None else (), self.value)
-
-
-class _TruncatedLognormal:
-    """Lognormal truncated to [lower, upper] (value scale): ``exp`` of a scipy truncnorm."""
-
-    def __init__(self, mu: float, sigma: float, lower: float | None, upper: float | None):
-        a = -np.inf if lower is None else (math.log(lower) - mu) / sigma
-        b = np.inf if upper is None else (math.log(upper) - mu) / sigma
-        self.log_dist = stats.truncnorm(a, b, loc=mu, scale=sigma)
-
-    @staticmethod
-    def _log(x: ArrayLike) -> FloatArray:
-        x = np.asarray(x, dtype=float)
-        with np.errstate(divide="ignore"):
-            return np.log(np.where(x > 0, x, 0.0))  # x <= 0 -> -inf
-
-    def ppf(self, q: ArrayLike) -> FloatArray:
-        return np.exp(self.log_dist.ppf(q))
-
-    def cdf(self, x: ArrayLike) -> FloatArray:
-        return self.log_dist.cdf(self._log(x))
-
-    def sf(self, x: ArrayLike) -> FloatArray:
-        return self.log_dist.sf(self._log(x))
-
-    def pdf(self, x: ArrayLike) -> FloatArray:
-        x = np.asarray(x, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(x > 0, self.log_dist.pdf(self._log(x)) / x, 0.0)
-
-    def median(self) -> float:
-        return float(self.ppf(0.5))
-
-    def support(self) -> tuple[float, float]:
-        lo, hi = self.log_dist.support()
-        return float(np.exp(lo)), float(np.exp(hi))
-
-    def rvs(self, size=None, random_state=None) -> FloatArray:
-        return np.exp(self.log_dist.rvs(size=size, random_state=random_state))
-
-
-# --------------------------------------------------------------- NumPy reference ppf
-def _np_fixed(p: FloatArray, u: FloatArray) -> FloatArray:
-    return np.full(np.shape(u), p[0])
-
-
-def _np_uniform(p: FloatArray, u: FloatArray) -> FloatArray:
-    return p[0] + (p[1] - p[0]) * u
-
-
-def _np_triangular(p: FloatArray, u: FloatArray) -> FloatArray:
-    low, mode, high = p[0], p[1], p[2]
-    width = high - low
-    c = (mode - low) / width
-    up = np.clip(1.0 - u, 0.0, 1.0)
-    return np.where(
-        u < c,
-        low + width * np.sqrt(c * np.clip(u, 0.0, 1.0)),
-        high - width * np.sqrt((1.0 - c) * up),
-    )
-
-
-def _np_beta(p: FloatArray, u: FloatArray) -> FloatArray:
-    return p[0] + (p[1] - p[0]) * special.betaincinv(p[2], p[3], u)
-
-
-def _np_std_normal_in_interval(p: FloatArray, u: FloatArray) -> FloatArray:
-    """Deviate of ``u`` mapped into the interval with CDF values p2, p3 and survival
-    values p4, p5: quantile from the smaller of CDF and survival probability."""
-    cdf = p[2] * (1.0 - u) + p[3] * u
-    if p[4] == 0.0 and p[5] == 0.0:
-        sf = 1.0 - cdf
-    else:
-        sf = p[4] * (1.0 - u) + p[5] * u
-    return np.where(cdf <= 0.5, special.ndtri(cdf), -special.ndtri(sf))
-
-
-def _np_normal(p: FloatArray, u: FloatArray) -> FloatArray:
-    return p[0] + p[1] * _np_std_normal_in_interval(p, u)
-
-
-def _np_lognormal(p: FloatArray, u: FloatArray) -> FloatArray:
-    with np.errstate(over="ignore"):
-        return np.exp(p[0] + p[1] * _np_std_normal_in_interval(p, u))
-
-
-_NUMPY_PPF: dict[int, Callable[[FloatArray, FloatArray], FloatArray]] = {
-    DIST_FIXED: _np_fixed,
-    DIST_UNIFORM: _np_uniform,
-    DIST_TRIANGULAR: _np_triangular,
-    DIST_BETA: _np_beta,
-    DIST_NORMAL: _np_normal,
-    DIST_LOGNORMAL: _np_lognormal,
-}
-
-
-def ppf_numpy_by_code(code: int, params: ArrayLike, u: ArrayLike) -> FloatArray:
-    """NumPy reference inverse CDF for a kernel row (the reference backend's transform).
-
-    Parameters
-    ----------
-    code
-        Kind code of :mod:`kernels.distributions` (0 ... 5).
-    params
-        Parameter row, float64 of length 8, as returned by ``kernel_params()``.
-    u
-        Probabilities in (0, 1), any shape.
-
-    Returns
-    -------
-    ndarray of float64
-        Quantiles, shaped like ``u``.
-    """
-    try:
-        fn = _NUMPY_PPF[int(code)]
-    except KeyError:
-        known = sorted(_NUMPY_PPF)
-        raise ValueError(f"unknown distribution code {code!r}; known codes: {known}") from None
-    p = np.asarray(params, dtype=np.float64)
-    if p.shape != (N_PARAMS,):
-        raise ValueError(f"params must be a float64 row of length {N_PARAMS}, got shape {p.shape}")
-    return np.asarray(fn(p, np.asarray(u, dtype=np.float64)), dtype=np.float64)
-
-
-BETA_TABLE_NODES = 4096
-BETA_TABLE_LOGIT = 30.0  # table covers logit(u) in [-30, 30], i.e. u in [9.4e-14, 1 - 9.4e-14]
-
-
-@functools.lru_cache(maxsize=256)
-def beta_quantile_table(alpha: float, beta: float, nodes: int = BETA_TABLE_NODES) -> FloatArray | None:
-    """Tail of a kernel row that lets ``kernels.distributions.ppf_beta`` interpolate.
-
-    Returns ``[n, t0, 1/h, x_0, h*dx/dt_0, x_1, h*dx/dt_1, ...]`` (interleaved) for nodes equally spaced
-    in t = logit(u) over [-30, 30], with x = I^-1_u(alpha, beta) from scipy and
-    dx/dt = u(1-u)/pdf(x).  Only for alpha, beta >= 1 (where x(t) is smooth enough for
-    cubic Hermite interpolation to reach ~1e-10 relative error); ``None`` otherwise.
-    """
-    if alpha < 1.0 or beta < 1.0:
-        return None
-    t = np.linspace(-BETA_TABLE_LOGIT, BETA_TABLE_LOGIT, nodes)
-    h = t[1] - t[0]
-    u = special.expit(t)
-    v = special.expit(-t)  # 1 - u, exact
-    lower = t < 0
-    x = np.empty_like(t)
-    x[lower] = special.betaincinv(alpha, beta, u[lower])
-    x[~lower] = special.betainccinv(alpha, beta, v[~lower])
-    for _ in range(3):  # Newton polish: scipy's inverse loses digits deep in the tails
-        logpdf = stats.beta.logpdf(x, alpha, beta)
-        resid = np.empty_like(t)
-        resid[lower] = special.betainc(alpha, beta, x[lower]) - u[lower]
-        resid[~lower] = v[~lower] - special.betaincc(alpha, beta, x[~lower])
-        x = np.clip(x - resid * np.exp(-logpdf), 0.0, 1.0)
-    logpdf = stats.beta.logpdf(x, alpha, beta)
-    dxdt = np.exp(np.log(u) + np.log(v) - logpdf)
-    table = np.concatenate([[nodes, t[0], 1.0 / h], np.column_stack([x, h * dxdt]).ravel()]).astype(np.float64)
-    table.flags.writeable = False  # cached: shared by every layout with these parameters
-    return table
-
-
-# ------------------------------------------------------------------------ models
-class _DistributionBase(BaseModel):
-    """Fields and methods shared by every distribution kind."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    source: str = Field(description="where the value comes from (publication, dataset, ...)")
-    note: str | None = Field(default=None, description="free-text remark")
-
-    @field_validator("source")
-    @classmethod
-    def _source_not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("source must be a non-empty string naming where the value comes from")
-        return v
-
-    def kernel_params(self) -> tuple[int, FloatArray]:
-        """Kind code and float64[8] parameter row for :func:`kernels.distributions.ppf`."""
-        raise NotImplementedError
-
-    def scipy_dist(self):
-        """Equivalent frozen ``scipy.stats`` distribution (reference for tests)."""
-        raise NotImplementedError
-
-    def support(self) -> tuple[float, float]:
-        """Smallest and largest possible value (may be infinite)."""
-        raise NotImplementedError
-
-    def ppf_numpy(self, u: ArrayLike) -> FloatArray:
-        """NumPy reference inverse CDF at probabilities ``u`` in (0, 1)."""
-        return ppf_numpy_by_code(*self.kernel_params(), u)
-
-    def median(self) -> float:
-        """Median, in the units of the input."""
-        return float(self.ppf_numpy(0.5))
-
-
 class FixedDist(_DistributionBase):
     """A known constant."""
 
@@ -340,8 +68,8 @@ class FixedDist(_DistributionBase):
     def kernel_params(self) -> tuple[int, FloatArray]:
         return _row(DIST_FIXED, self.value)
 
-    def scipy_dist(self) -> _Degenerate:
-        return _Degenerate(self.value)
+    def scipy_dist(self) -> Degenerate:
+        return Degenerate(self.value)
 
     def support(self) -> tuple[float, float]:
         return self.value, self.value
@@ -583,7 +311,7 @@ class LognormalDist(_DistributionBase):
     def scipy_dist(self):
         if self.lower is None and self.upper is None:
             return stats.lognorm(s=self.sigma, scale=math.exp(self.log_mu))
-        return _TruncatedLognormal(self.log_mu, self.sigma, self.lower, self.upper)
+        return TruncatedLognormal(self.log_mu, self.sigma, self.lower, self.upper)
 
     def support(self) -> tuple[float, float]:
         return (
@@ -676,3 +404,4 @@ Distribution = Annotated[
     | PercentileDist,
     Field(discriminator="kind"),
 ]
+

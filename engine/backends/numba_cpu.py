@@ -1,0 +1,57 @@
+"""The ``numba`` backend: compiled CPU kernels, parallel over scenario blocks (``NUMBA_NUM_THREADS``).
+
+Summaries are fused: each thread samples, projects and reduces 32-scenario sub-blocks whose
+outputs never leave its L2 cache (:func:`kernels.cpu_summary.summarise_block`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.backends.base import Capabilities, register
+from engine.backends.host_summary import summarise_on_host
+
+__all__ = ["NumbaBackend"]
+
+
+def _fused_block(backend, layout, spec, seed, s0, n, tables, scratch, stats, buf) -> None:
+    from kernels.cpu_summary import summarise_block
+
+    summarise_block(
+        np.uint64(seed), np.int64(s0), n, layout.kinds, layout.params, layout.keys, layout.corr_index,
+        layout.corr_factor, layout.n_regions, layout.n_years, *tables, spec.element_offsets(), *scratch, *stats,
+    )  # fmt: skip
+
+
+@register("numba")
+class NumbaBackend:
+    """numba-compiled CPU kernels, parallel over scenario blocks (``NUMBA_NUM_THREADS`` threads)."""
+
+    capabilities = Capabilities(device="cpu", summary="fused", reference=False, help="compiled CPU kernels (numba, all cores)")
+
+    def __init__(self):
+        from kernels import cpu
+
+        self._cpu = cpu
+
+    def sample(self, layout, seed, start, count):
+        x = np.empty((count, layout.n_inputs), dtype=np.float64)
+        self._cpu.sample_inputs(
+            np.uint64(seed), np.int64(start), layout.kinds, layout.params, layout.keys, layout.corr_index, layout.corr_factor, x
+        )
+        return x
+
+    def project(self, layout, x, out):
+        self._cpu.project(
+            x,
+            layout.n_regions,
+            layout.n_years,
+            out["electricity"],
+            out["carbon"],
+            out["water"],
+            out["installed_accelerators"],
+        )
+
+    def summarise_chunk(self, layout, spec, seed, start, count):
+        """The chunk's statistics, sampled, projected and reduced in one fused pass per block."""
+        return summarise_on_host(self, layout, spec, seed, start, count, _fused_block, needs_buffer=False)

@@ -1,0 +1,137 @@
+"""``dcproj summary``, ``dcproj validate`` and ``dcproj kinds``: reading run files and configs."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import click
+import numpy as np
+
+from engine.analysis.results import GROUPINGS
+from engine.cli.errors import reports_errors
+from engine.errors import AnalysisError
+from engine.output.variables import BOUNDARIES, VARIABLES
+
+__all__ = ["summary_cmd", "validate_cmd", "kinds_cmd"]
+
+
+@click.command("summary")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--variable",
+    type=click.Choice(list(VARIABLES)),
+    default="electricity",
+    show_default=True,
+)
+@click.option(
+    "--boundary",
+    type=click.Choice(list(BOUNDARIES)),
+    default="incl_crypto",
+    show_default=True,
+    help="incl_crypto: IEA's 460 TWh boundary; dc_only: without crypto mining.",
+)
+@click.option(
+    "--by", type=click.Choice(list(GROUPINGS)), default=None, help="Break the totals down by region or component."
+)
+@click.option("--year", type=int, default=None, help="Only this year.")
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="[VAR][/BOUNDARY]:YEAR>VALUE",
+    help=(
+        "Also print P(total > VALUE), e.g. 2030>1000 (of --variable and --boundary), dc_only:2030>1000 or "
+        "carbon/incl_crypto:2030>300 (summary files: those computed by the run)."
+    ),
+)
+@reports_errors
+def summary_cmd(path, variable, boundary, by, year, thresholds):
+    """Print quantiles (5, 25, 50, 75, 95 %) and the mean of totals per year from a run file.
+
+    Reads full cubes and --summary files alike; for summary files the exceedance
+    probabilities computed by the run are printed too.
+    """
+    from engine.analysis.results import exceedance, is_summary, summarise
+    from engine.stats.spec import parse_threshold
+
+    wanted = [parse_threshold(t, variable, boundary) for t in thresholds]
+    with _open_run(path) as ds:
+        frame = summarise(ds, variable, boundary, by, year)
+        units = ds[f"{variable}_total_mean" if is_summary(ds) else variable].attrs
+        units = units.get("units_label", units.get("units", ""))
+        kind = "summary of " if is_summary(ds) else ""
+        title = f"{variable} [{units}], {boundary}, {kind}{ds.attrs.get('scenarios', '?')} scenarios ({path})"
+        events = None
+        if wanted:
+            events = exceedance(ds, wanted)
+        elif is_summary(ds) and ds.sizes.get("threshold", 0):
+            mine = (ds.threshold_variable == variable) & ((ds.threshold_boundary == boundary) | (ds.threshold_variable == "installed_accelerators"))
+            if bool(mine.any()):
+                events = exceedance(ds.isel(threshold=np.flatnonzero(mine.values)))
+    _print_table(frame, title)
+    if events is not None and len(events):
+        for event, p in events["probability"].items():
+            click.echo(f"{event} = {p:.4f}")
+
+
+@contextlib.contextmanager
+def _open_run(path: Path):
+    """Open a dcproj run file with xarray, or explain why it cannot be read."""
+    import xarray as xr
+
+    if not path.exists():
+        raise AnalysisError(f"{path}: no such file")
+    try:
+        ds = xr.open_dataset(path)
+    except (OSError, ValueError) as exc:
+        raise AnalysisError(f"{path}: not a readable netCDF file ({exc})") from None
+    with ds:
+        if "dcproj_kind" not in ds.attrs:
+            raise AnalysisError(f"{path}: not a dcproj run file (no dcproj_kind attribute)")
+        yield ds
+
+
+def _print_table(frame, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name in frame.index.names:
+        table.add_column(name, justify="left")
+    for col in frame.columns:
+        table.add_column(col, justify="right")
+    for idx, row in frame.iterrows():
+        idx = idx if isinstance(idx, tuple) else (idx,)
+        table.add_row(*[str(i) for i in idx], *[f"{v:,.1f}" for v in row.values])
+    Console(width=max(100, 20 * len(frame.columns))).print(table)
+
+
+@click.command("validate")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a config value before validation (repeatable).")
+@reports_errors
+def validate_cmd(config, overrides):
+    """Check CONFIG against the schema: keys, types, distribution parameters, physical domains,
+    correlations.  `dcproj kinds` lists the distribution kinds and their parameters."""
+    from engine.config import load_config
+    from engine.inputs.layout import build_layout
+
+    cfg = load_config(config, overrides=overrides)
+    layout = build_layout(cfg)
+    sets = f", {len(overrides)} override(s)" if overrides else ""
+    click.echo(
+        f"{config}: valid ({cfg.name}: years {cfg.years.start}-{cfg.years.end}, {len(cfg.regions)} regions, "
+        f"{layout.n_inputs} sampled inputs, {len(cfg.correlations)} correlations{sets})"
+    )
+
+
+@click.command("kinds")
+def kinds_cmd():
+    """List the distribution kinds of a config and their parameters."""
+    from engine.distributions import kind_parameters
+
+    for kind, params in kind_parameters().items():
+        click.echo(f"{kind}:")
+        for name, need, desc in params:
+            click.echo(f"  {name:<8} {need:<16} {desc}")

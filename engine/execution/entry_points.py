@@ -1,0 +1,290 @@
+"""The public entry points: :func:`run` (in memory) and :func:`run_to_file` (streamed to netCDF).
+
+The data's way: config → inputs layout (:mod:`engine.inputs`) → chunk plan
+(:mod:`.planning`) → chunk tasks on an executor (:mod:`.tasks`, :mod:`.executors`) → backend
+kernels (:mod:`engine.backends`) → a sink (:mod:`.sinks`: the netCDF cube, or the merged
+summary).  The result is the same whatever the chunk size, the executor or the number of
+workers: bit for bit for the cube, and for the summary as long as chunks start on multiples
+of :data:`~engine.stats.spec.MOMENT_BLOCK` (always true of the plans made here).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import xarray as xr
+
+from engine.backends import get_backend
+from engine.config.loading import config_sha256
+from engine.config.schema import Config
+from engine.errors import ResumeError, RunError
+from engine.execution.checkpoint import Sidecar
+from engine.execution.executors import in_order, open_executor, resolve_scheduler
+from engine.execution.planning import (
+    Plan,
+    bytes_per_scenario,
+    check_args,
+    check_disk_space,
+    default_chunk_size,
+    default_memory_limit,
+    human_bytes,
+    plan_chunks,
+    plan_run,
+)
+from engine.execution.progress import Progress
+from engine.execution.sinks import cube_to_file, summary_to_file
+from engine.execution.tasks import ChunkJob
+from engine.inputs.layout import Layout, build_layout
+from engine.output.netcdf import check_writable
+from engine.output.provenance import code_hash, global_attrs
+from engine.output.variables import coords, empty_arrays, to_dataset
+from engine.stats.spec import SUMMARY_QUANTILES, build_summary_spec, parse_threshold
+from engine.stats.state import SummaryState
+
+__all__ = ["run", "run_to_file"]
+
+
+def _command() -> str:
+    return " ".join(["dcproj" if i == 0 and a.endswith("dcproj") else a for i, a in enumerate(sys.argv)]) or "python"
+
+
+def _key(config, seed, scenarios, plan, dtype, backend, spec, compression, level) -> dict:
+    """What a resumed run must share with the interrupted one: everything that changes its numbers."""
+    key = {
+        "kind": "summary" if spec is not None else "full",
+        "config_sha256": config_sha256(config),
+        "seed": str(seed),
+        "scenarios": scenarios,
+        "chunk_size": plan.chunk_size,
+        "backend": backend,
+        "code": code_hash(),  # kernels/ and engine/ sources: rows, tables, copula, kernels, statistics
+    }
+    if spec is None:
+        key.update(dtype=dtype, compression=compression, compression_level=level)
+    else:
+        key["summary"] = spec.key()
+    return key
+
+
+@dataclass
+class _Setup:
+    scenarios: int
+    seed: int
+    np_dtype: type
+    layout: Layout
+    job: ChunkJob
+    attrs: dict
+
+
+def _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, thresholds, quantiles, command) -> _Setup:
+    seed = config.seed if seed is None else seed
+    scenarios, seed, np_dtype = check_args(scenarios, seed, dtype, chunk_size)
+    layout = build_layout(config)
+    spec = build_summary_spec(config, layout, thresholds, quantiles) if summary else None
+    get_backend(backend)  # fail before any work if the backend cannot run here
+    job = ChunkJob(layout, seed, backend, dtype, spec)
+    attrs = global_attrs(
+        config,
+        layout,
+        seed=seed,
+        scenarios=scenarios,
+        backend=backend,
+        command=command or _command(),
+        kind="summary" if summary else "full",
+    )
+    return _Setup(scenarios, seed, np_dtype, layout, job, attrs)
+
+
+def run(
+    config: Config,
+    scenarios: int = 10_000,
+    seed: int | None = None,
+    *,
+    backend: str = "numba",
+    chunk_size: int | None = None,
+    dtype: str = "float32",
+    progress: bool = False,
+    command: str | None = None,
+    summary: bool = False,
+    thresholds=(),
+    quantiles=SUMMARY_QUANTILES,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    memory_limit: int | None = None,
+) -> xr.Dataset:
+    """Run a projection in memory and return the labelled cube (or its summary).
+
+    Parameters
+    ----------
+    config
+        Validated assumptions (:func:`engine.load_config`).
+    scenarios
+        Number of Monte Carlo scenarios (joint draws of every input).
+    seed
+        RNG seed in [0, 2**64); defaults to ``config.seed``.
+    backend
+        ``"numba"`` (compiled CPU kernels), ``"numpy"`` (reference implementation) or
+        another registered backend.
+    chunk_size
+        Scenarios per chunk; the result does not depend on it.
+    dtype
+        Storage type of the outputs, ``"float32"`` (default) or ``"float64"``; the
+        arithmetic is float64 either way.
+    summary
+        Return the streaming summary (:mod:`engine.stats`) instead of the cube; its
+        memory does not grow with ``scenarios``.
+    thresholds
+        Extra exceedance thresholds of a summary (:class:`engine.stats.spec.ThresholdSpec`,
+        or strings such as ``"2030>1000"``); the config's thresholds are always included.
+    quantiles
+        Quantile levels of a summary.
+    scheduler
+        ``None``/``"none"`` (this process), ``"auto"``, ``"local"`` (a dask LocalCluster) or
+        a dask scheduler address.
+    n_workers
+        Workers of a LocalCluster (default: one per core).
+    memory_limit
+        Memory budget in bytes (default: 60 % of the available RAM).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``electricity`` [TWh], ``carbon`` [Mt CO2], ``water`` [GL],
+        ``installed_accelerators`` [million units] and ``inputs``, by scenario, year,
+        region, component; provenance in the attributes.  With ``summary=True``, the
+        summary layout of :mod:`engine.stats.labels`.
+    """
+    st = _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, _parse_thresholds(thresholds), quantiles, command)
+    limit = memory_limit or default_memory_limit()
+    if not summary:
+        _check_fits_in_memory(st, limit)
+    target = resolve_scheduler(scheduler, None, st.scenarios, n_workers)
+    with open_executor(target, limit, progress) as ex:
+        plan = (
+            plan_run(
+                st.layout,
+                st.scenarios,
+                st.np_dtype,
+                summary=summary,
+                memory_limit=max(limit, 1),
+                parallel=ex.parallel,
+                processes=ex.processes,
+                chunk_size=chunk_size,
+            )
+            if summary
+            else _in_memory_plan(st, chunk_size, ex, limit)
+        )
+        todo = [(i, s, c) for i, (s, c) in enumerate(plan.chunks)]
+        with Progress(st.scenarios, enabled=progress) as bar:
+            if summary:
+                state = SummaryState(st.job.spec)
+                for _, part in in_order(ex.results(st.job, todo, ordered=True), 0):
+                    state.add(part)
+                    bar.advance(part.count)
+                return state.to_dataset(st.attrs)
+            arrays = empty_arrays(st.layout, st.scenarios, st.np_dtype)
+            for i, out in ex.results(st.job, todo, ordered=False):
+                start = plan.chunks[i][0]
+                for name, values in out.items():
+                    arrays[name][start : start + values.shape[0]] = values
+                bar.advance(out["inputs"].shape[0])
+    return to_dataset(arrays, coords(config, st.layout, 0, st.scenarios), st.attrs)
+
+
+def _check_fits_in_memory(st: _Setup, limit: int) -> None:
+    need = st.scenarios * bytes_per_scenario(st.layout, st.np_dtype)
+    if need > limit:
+        raise RunError(
+            f"an in-memory cube of {st.scenarios:,} scenarios needs {human_bytes(need)}, more than the memory budget of "
+            f"{human_bytes(limit)}; use run_to_file() (dcproj run --out FILE) to stream it to disk, or summary=True "
+            "(dcproj run --summary) for its statistics, or pass a larger memory_limit"
+        )
+
+
+def _in_memory_plan(st: _Setup, chunk_size, ex, limit) -> Plan:
+    size = chunk_size or default_chunk_size(st.layout, st.np_dtype)
+    return Plan(st.scenarios, size, plan_chunks(st.scenarios, size), ex.parallel, limit, 0)
+
+
+def _parse_thresholds(items):
+    return [parse_threshold(t) if isinstance(t, str) else t for t in items]
+
+
+def run_to_file(
+    config: Config,
+    out: str | Path,
+    scenarios: int = 10_000,
+    seed: int | None = None,
+    *,
+    backend: str = "numba",
+    chunk_size: int | None = None,
+    dtype: str = "float32",
+    compression: str = "blosc_lz4",
+    compression_level: int = 1,
+    progress: bool = False,
+    command: str | None = None,
+    summary: bool = False,
+    thresholds=(),
+    quantiles=SUMMARY_QUANTILES,
+    scheduler: str | None = None,
+    cluster: str | Path | None = None,
+    n_workers: int | None = None,
+    memory_limit: int | None = None,
+    resume: bool = False,
+    keep_partial: bool = False,
+) -> Path:
+    """Run a projection and stream the cube (or its summary) into the netCDF file ``out``.
+
+    The file appears at ``out`` only when complete (atomic rename); on any error or
+    interruption no partial file is left there and an existing ``out`` is untouched.
+    Arguments as :func:`run`, and:
+
+    compression, compression_level
+        The netCDF filter of a full cube (see :class:`engine.output.netcdf.CubeWriter`) and its level.
+    cluster
+        A dask-jobqueue cluster file (``configs/cluster/slurm.yaml``).
+    keep_partial
+        Keep finished chunks in the sidecar directory ``<out>.partial/`` when interrupted
+        (SIGINT/SIGTERM) so that ``resume=True`` can finish the run (:mod:`engine.execution.checkpoint`).
+    resume
+        Continue the interrupted run of the same settings from ``<out>.partial/``; the result
+        equals an uninterrupted run's.
+    """
+    st = _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, _parse_thresholds(thresholds), quantiles, command)
+    check_writable(out)
+    if not summary and not resume:
+        check_disk_space(out, st.layout, st.np_dtype, st.scenarios, compression)
+    sidecar = Sidecar(out) if (keep_partial or resume) else None
+    if resume:
+        chunk_size = chunk_size or sidecar.read()["key"]["chunk_size"]
+    elif sidecar is not None and sidecar.exists():
+        raise ResumeError(
+            f"{sidecar.dir} holds an unfinished run for {out}: add --resume to continue it, or remove "
+            f"that directory to start afresh"
+        )
+    limit = memory_limit or default_memory_limit()
+    target = resolve_scheduler(scheduler, cluster, st.scenarios, n_workers)
+    with open_executor(target, limit, progress) as ex:
+        plan = plan_run(
+            st.layout,
+            st.scenarios,
+            st.np_dtype,
+            summary=summary,
+            memory_limit=limit,
+            parallel=ex.parallel,
+            processes=ex.processes,
+            chunk_size=chunk_size,
+        )
+        for note in plan.notes:
+            print(f"dcproj: {note}", file=sys.stderr)
+        key = _key(config, st.seed, st.scenarios, plan, dtype, backend, st.job.spec, compression, compression_level)
+        manifest = None
+        if resume:
+            manifest = sidecar.check(key)
+        elif sidecar is not None:
+            sidecar.start(key)
+        if summary:
+            return summary_to_file(st, out, plan, ex, sidecar, key, manifest, progress)
+        return cube_to_file(st, config, out, plan, ex, sidecar, key, manifest, compression, compression_level, progress)

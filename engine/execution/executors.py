@@ -1,0 +1,194 @@
+"""Executors: where chunk tasks run, behind one interface.
+
+An executor has ``parallel`` (chunks computed at once), ``processes`` (worker processes whose
+memory counts against the budget) and ``results(job, todo, ordered)``, which yields
+``(chunk index, result)`` pairs:
+
+* :class:`InProcess`: chunks one after the other in this process (numba threads inside);
+* :class:`DaskExecutor`: chunks as dask tasks on a LocalCluster, an existing scheduler or a
+  dask-jobqueue cluster (:mod:`engine.execution.clusters`).
+
+:func:`resolve_scheduler` maps ``--scheduler``/``--cluster`` to a target through
+:data:`SCHEDULERS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from engine.errors import RunError
+from engine.execution.tasks import ChunkJob, compute_chunk
+
+__all__ = ["SCHEDULERS", "InProcess", "DaskExecutor", "open_executor", "resolve_scheduler", "run_serial", "run_dask", "in_order"]
+
+BATCH_QUEUE = 32  # chunks queued at least on a dask-jobqueue cluster (what adaptive scaling sees)
+AUTO_CLUSTER_SCENARIOS = 10_000_000  # --scheduler auto: a LocalCluster from this many scenarios up
+#: The named choices of ``--scheduler`` (anything else is a scheduler address).
+SCHEDULERS = {
+    "auto": "a LocalCluster from 1e7 scenarios up on a machine with several cores, else this process",
+    "none": "this process (numba threads)",
+    "local": "a dask LocalCluster sized to this machine",
+}
+
+
+def resolve_scheduler(scheduler: str | None, cluster: str | Path | None, scenarios: int, n_workers: int | None = None):
+    """The :class:`~engine.execution.clusters.DaskTarget` of ``--scheduler``/``--cluster``, or None (this process).
+
+    ``None``/``"none"``: this process; ``"auto"``: a LocalCluster for runs of at least
+    :data:`AUTO_CLUSTER_SCENARIOS` scenarios on a machine with several cores, else this process;
+    ``"local"``: a LocalCluster; anything else: the address of a running scheduler.
+    """
+    from engine.execution.clusters import DaskTarget, usable_cores
+
+    if cluster is not None:
+        if scheduler not in (None, "auto"):
+            raise RunError("give either --scheduler or --cluster, not both")
+        return DaskTarget("jobqueue", cluster_file=Path(cluster))
+    if scheduler is None or scheduler == "none":
+        return None
+    if scheduler == "auto":
+        big = scenarios >= AUTO_CLUSTER_SCENARIOS and (n_workers or usable_cores()) > 1
+        return DaskTarget("local", n_workers=n_workers) if big else None
+    if scheduler == "local":
+        return DaskTarget("local", n_workers=n_workers)
+    if "://" not in scheduler and ":" not in scheduler:
+        raise RunError(f"--scheduler {scheduler!r}: expected none, auto, local or a scheduler address such as tcp://host:8786")
+    return DaskTarget("address", address=scheduler)
+
+
+class InProcess:
+    """Chunks one after the other here; numba parallelises inside each chunk."""
+
+    processes = 1
+    parallel = 1
+    description = "in-process"
+
+    def results(self, job: ChunkJob, todo, ordered: bool) -> Iterator[tuple[int, object]]:
+        return run_serial(job, todo)
+
+
+class DaskExecutor:
+    """Chunks as dask tasks; how many run at once follows the cluster as workers come and go."""
+
+    def __init__(self, client, target):
+        self.client = client
+        self.target = target
+        self._checked = 0.0
+        self._threads = 0
+        threads = self.threads()
+        self.parallel = threads or max(1, target.n_workers or 1)  # for planning: what is there now
+        self.processes = max(1, len(client.nthreads())) if target.kind == "local" else 1  # remote workers: not our memory
+        self.description = target.describe()
+
+    def threads(self) -> int:
+        """Worker threads now (refreshed at most once a second: batch-system workers arrive late)."""
+        now = time.monotonic()
+        if now - self._checked >= 1.0:
+            self._threads = sum(self.client.nthreads().values())
+            self._checked = now
+        return self._threads
+
+    def results(self, job: ChunkJob, todo, ordered: bool) -> Iterator[tuple[int, object]]:
+        # a batch-system cluster sizes itself (adapt) from the queued tasks: keep a queue it can see
+        floor = BATCH_QUEUE if self.target.kind == "jobqueue" else 2
+        in_flight = lambda: max(floor, self.threads() + 1)  # noqa: E731
+        window = (lambda: max(2 * floor, 4 * self.threads())) if ordered else None
+        return run_dask(self.client, job, todo, in_flight=in_flight, window=window)
+
+
+@contextlib.contextmanager
+def open_executor(target, memory_limit: int, progress: bool):
+    """The executor of ``target`` (``None``: this process), with everything it started closed after."""
+    if target is None:
+        yield InProcess()
+        return
+    from engine.execution.clusters import open_client
+
+    with open_client(target, memory_limit=memory_limit) as client:
+        ex = DaskExecutor(client, target)
+        if progress:
+            link = f"; dashboard {client.dashboard_link}" if target.kind != "local" or _has_bokeh() else ""
+            print(f"dcproj: running on {ex.description} ({ex.parallel} parallel tasks){link}", file=sys.stderr, flush=True)
+        yield ex
+
+
+def _has_bokeh() -> bool:
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_serial(job: ChunkJob, chunks: Iterable[tuple[int, int, int]]) -> Iterator[tuple[int, object]]:
+    """Compute ``(index, start, count)`` chunks one after the other in this process."""
+    for i, start, count in chunks:
+        yield i, compute_chunk(job, start, count)
+
+
+def run_dask(
+    client, job: ChunkJob, chunks: Iterable[tuple[int, int, int]], *, in_flight, window=None
+) -> Iterator[tuple[int, object]]:
+    """Compute chunks as dask tasks; yield ``(index, result)`` as they complete.
+
+    At most ``in_flight`` tasks are submitted at once (results are fetched and released as
+    they arrive, so no result waits on a worker).  With ``window``, a chunk is submitted
+    only while its index is less than the oldest unfinished index + ``window``, which bounds
+    what a caller merging in order has to buffer.  Both may be callables, asked again before
+    each submission (a cluster that grows).  Tasks lost with a worker are recomputed by the
+    scheduler; on any error or interrupt the remaining tasks are cancelled.
+    """
+    from distributed import as_completed
+
+    todo = list(chunks)
+    token = uuid.uuid4().hex[:8]
+    pending: dict[str, int] = {}
+    futures: dict[str, object] = {}
+    ac = as_completed(loop=client.loop)
+    nxt = 0
+
+    def submit_more():
+        nonlocal nxt
+        limit = in_flight() if callable(in_flight) else in_flight
+        span = window() if callable(window) else window
+        while nxt < len(todo) and len(pending) < limit:
+            i, start, count = todo[nxt]
+            if span is not None and pending and i >= min(pending.values()) + span:
+                return
+            fut = client.submit(compute_chunk, job, start, count, key=f"dcproj-chunk-{token}-{i:09d}", pure=False, priority=-i)
+            pending[fut.key] = i
+            futures[fut.key] = fut
+            ac.add(fut)
+            nxt += 1
+
+    try:
+        submit_more()
+        for fut in ac:
+            i = pending.pop(fut.key)
+            futures.pop(fut.key)
+            result = fut.result()
+            fut.release()
+            submit_more()
+            yield i, result
+    finally:
+        if futures:
+            try:
+                client.cancel(list(futures.values()), force=True)
+            except Exception:  # noqa: BLE001 - the client may already be closing
+                pass
+
+
+def in_order(results: Iterable[tuple[int, object]], first: int) -> Iterator[tuple[int, object]]:
+    """Re-order ``(index, result)`` pairs into index order starting at ``first`` (buffers early ones)."""
+    buffer: dict[int, object] = {}
+    nxt = first
+    for i, r in results:
+        buffer[i] = r
+        while nxt in buffer:
+            yield nxt, buffer.pop(nxt)
+            nxt += 1

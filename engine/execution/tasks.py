@@ -1,0 +1,82 @@
+"""Chunk tasks: a pure function of a :class:`ChunkJob` and a scenario range.
+
+A task returns the chunk's slice of the full cube (a dict of arrays) or its
+:class:`~engine.stats.state.ChunkSummary`, computed by the job's backend.  The same function
+runs in this process and on dask workers (:mod:`engine.execution.executors`), so a run's
+result does not depend on where its chunks ran.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.backends import get_backend
+from engine.backends.finite import check_finite
+from engine.inputs.layout import Layout
+from engine.output.variables import effective_inputs, empty_arrays
+from engine.stats.spec import SummarySpec
+
+__all__ = ["ChunkJob", "compute_chunk", "compute_full", "compute_summary"]
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """Everything a worker needs to compute any chunk of a run (small; pickled into each task)."""
+
+    layout: Layout
+    seed: int
+    backend: str
+    dtype: str  # storage type of full-cube chunks
+    spec: SummarySpec | None = None  # a summary run if set
+
+
+def compute_chunk(job: ChunkJob, start: int, count: int):
+    """Compute scenarios ``start .. start+count-1``: cube arrays, or a summary partial."""
+    _limit_threads_in_dask_worker()
+    if job.spec is None:
+        return compute_full(job, start, count)
+    return compute_summary(job, start, count)
+
+
+_BACKENDS: dict[str, object] = {}
+
+
+def _backend(name: str):
+    """This process's instance of backend ``name`` (one per process: a GPU backend keeps its buffers)."""
+    be = _BACKENDS.get(name)
+    if be is None:
+        be = _BACKENDS[name] = get_backend(name)
+    return be
+
+
+def compute_full(job: ChunkJob, start: int, count: int) -> dict[str, np.ndarray]:
+    """The chunk's slice of the cube (``inputs``, ``effective_inputs`` and every output variable)."""
+    be = _backend(job.backend)
+    out = empty_arrays(job.layout, count, np.dtype(job.dtype))
+    out["inputs"][...] = be.sample(job.layout, job.seed, start, count)
+    be.project(job.layout, out["inputs"], out)
+    effective_inputs(job.layout, out["inputs"], out["effective_inputs"])
+    check_finite(job.layout, start, out)
+    return out
+
+
+def compute_summary(job: ChunkJob, start: int, count: int):
+    """The chunk's :class:`~engine.stats.state.ChunkSummary`, made where the backend computes."""
+    return _backend(job.backend).summarise_chunk(job.layout, job.spec, job.seed, start, count)
+
+
+def _limit_threads_in_dask_worker() -> None:
+    """Inside a dask worker running several tasks at once, use one numba thread per task."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return
+    nthreads = getattr(getattr(worker, "state", worker), "nthreads", 1)
+    if nthreads > 1:
+        import numba
+
+        numba.set_num_threads(1)

@@ -1,0 +1,137 @@
+"""Partial summaries of chunks and their in-order merge; the checkpoint of a summary run.
+
+Histograms and exceedance counts are integers and add exactly; min and max are
+order-independent; block moments (count, mean, M2) are folded block by block in scenario
+order (Chan et al.), and chunks start on a :data:`~engine.stats.spec.MOMENT_BLOCK` boundary,
+so the merged state is bit-identical whatever the chunk size or the number of workers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from engine.stats.quantiles import estimate_quantiles
+from engine.stats.spec import SummarySpec
+from kernels import summary as ks
+
+__all__ = ["ChunkSummary", "SummaryState"]
+
+
+@dataclass
+class ChunkSummary:
+    """The statistics of one chunk (``start`` a multiple of :data:`~engine.stats.spec.MOMENT_BLOCK`)."""
+
+    start: int
+    count: int
+    hist_lo: np.ndarray  # int64[cells]: first stored bin per cell
+    hist_len: np.ndarray  # int64[cells]: stored bins per cell
+    hist_counts: np.ndarray  # int32[sum(hist_len)]: the bins, cell after cell (a chunk holds < 2**31 scenarios)
+    block_n: np.ndarray  # float64[blocks]
+    bmean: np.ndarray  # float64[blocks, cells]
+    bm2: np.ndarray  # float64[blocks, cells]
+    vmin: np.ndarray  # float64[cells]
+    vmax: np.ndarray  # float64[cells]
+    thr_count: np.ndarray  # int64[thresholds], in spec.thr_value order
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in vars(self).values() if isinstance(a, np.ndarray))
+
+
+@dataclass
+class SummaryState:
+    """Chunks merged so far (a prefix of the plan, in order); the basis of the summary and of resume."""
+
+    spec: SummarySpec
+    done: int = 0  # scenarios merged (the next chunk must start here)
+    hist: np.ndarray = field(default=None)  # int64[cells, HIST_BINS] (pages touched only where used)
+    n: np.ndarray = field(default=None)
+    mean: np.ndarray = field(default=None)
+    m2: np.ndarray = field(default=None)
+    vmin: np.ndarray = field(default=None)
+    vmax: np.ndarray = field(default=None)
+    thr_count: np.ndarray = field(default=None)
+
+    def __post_init__(self):
+        k = self.spec.n_cells
+        if self.hist is None:
+            self.hist = np.zeros((k, ks.HIST_BINS), dtype=np.int64)
+            self.n = np.zeros(k)
+            self.mean = np.zeros(k)
+            self.m2 = np.zeros(k)
+            self.vmin = np.full(k, np.inf)
+            self.vmax = np.full(k, -np.inf)
+            self.thr_count = np.zeros(self.spec.thr_value.shape[0], dtype=np.int64)
+
+    def add(self, part: ChunkSummary) -> None:
+        """Merge the next chunk; chunks must arrive in scenario order (the caller buffers)."""
+        from kernels.cpu_summary import add_ragged, fold_moments
+
+        if part.start != self.done:
+            raise RuntimeError(f"summary chunks out of order: expected scenario {self.done}, got {part.start}")
+        add_ragged(self.hist, part.hist_lo, part.hist_len, part.hist_counts)
+        fold_moments(self.n, self.mean, self.m2, part.block_n, part.bmean, part.bm2)
+        np.minimum(self.vmin, part.vmin, out=self.vmin)
+        np.maximum(self.vmax, part.vmax, out=self.vmax)
+        self.thr_count += part.thr_count
+        self.done += part.count
+
+    # -- checkpoint ----------------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        """Write the state atomically to ``path`` (.npz, histograms stored over occupied bins only)."""
+        from kernels.cpu_summary import ragged_bins
+
+        lo, ln, counts = ragged_bins(self.hist, self.vmin, self.vmax)
+        tmp = Path(path).with_suffix(".tmp.npz")
+        np.savez(
+            tmp,
+            done=np.int64(self.done),
+            n=self.n,
+            mean=self.mean,
+            m2=self.m2,
+            vmin=self.vmin,
+            vmax=self.vmax,
+            thr_count=self.thr_count,
+            hist_lo=lo,
+            hist_len=ln,
+            hist_counts=counts,
+        )
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, spec: SummarySpec, path: Path) -> SummaryState:
+        from kernels.cpu_summary import add_ragged
+
+        with np.load(path) as f:
+            st = cls(spec)
+            st.done = int(f["done"])
+            for name in ("n", "mean", "m2", "vmin", "vmax", "thr_count"):
+                getattr(st, name)[...] = f[name]
+            add_ragged(st.hist, f["hist_lo"], f["hist_len"], f["hist_counts"])
+        return st
+
+    # -- finalize ------------------------------------------------------------------------
+
+    def quantiles(self) -> np.ndarray:
+        """float64[cells, quantiles] read from the histograms."""
+        from kernels.cpu_summary import ragged_bins
+
+        q = np.array(self.spec.quantiles)
+        out = np.empty((self.spec.n_cells, q.size))
+        lo, ln, counts = ragged_bins(self.hist, self.vmin, self.vmax)
+        ends = np.cumsum(ln)
+        for k in range(self.spec.n_cells):
+            out[k] = estimate_quantiles(counts[ends[k] - ln[k] : ends[k]], int(lo[k]), self.vmin[k], self.vmax[k], q)
+        return out
+
+    def to_dataset(self, attrs: dict) -> xr.Dataset:
+        """The labelled summary (layout in :mod:`engine.stats.labels`)."""
+        from engine.stats.labels import summary_dataset
+
+        return summary_dataset(self, attrs)

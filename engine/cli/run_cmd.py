@@ -57,10 +57,10 @@ BACKEND_CHOICES = available_backends()
     "--threshold",
     "thresholds",
     multiple=True,
-    metavar="[VAR[/BOUNDARY]:]YEAR>VALUE",
+    metavar="[VAR][/BOUNDARY]:YEAR>VALUE",
     help=(
-        "With --summary: also report P(total > VALUE), e.g. 2030>1000 or carbon/dc_only:2030>300 "
-        "(repeatable; the config's thresholds are always included)."
+        "Also store P(total > VALUE) with its Monte Carlo count, e.g. 2030>1000, dc_only:2030>1000 or "
+        "carbon/dc_only:2030>300 (repeatable; the config's thresholds are always included)."
     ),
 )
 @click.option(
@@ -117,6 +117,11 @@ BACKEND_CHOICES = available_backends()
     ),
 )
 @click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace --out if it exists (atomically, once the run has succeeded); without it an existing file is never touched.",
+)
+@click.option(
     "--dtype",
     type=click.Choice(["float32", "float64"]),
     default="float32",
@@ -154,6 +159,7 @@ def run_cmd(
     memory_limit,
     chunk_size,
     resume,
+    overwrite,
     dtype,
     compression,
     compression_level,
@@ -181,11 +187,8 @@ def run_cmd(
     cfg = load_config(config, overrides=overrides)
     if out is None:
         out = Path("runs") / (f"{config.stem}.summary.nc" if summary else f"{config.stem}.nc")
-    if (thresholds or quantiles) and not summary:
-        raise RunError(
-            "--threshold and --quantiles apply to --summary runs; a full cube holds every scenario "
-            "(use dcproj summary FILE --threshold ... on it)"
-        )
+    if quantiles and not summary:
+        raise RunError("--quantiles applies to --summary runs; a full cube holds every scenario (dcproj summary FILE reads any quantile)")
     if not out.parent.exists():  # like the default runs/: the folder of --out is created
         try:
             out.parent.mkdir(parents=True)
@@ -212,6 +215,7 @@ def run_cmd(
             memory_limit=memory_limit,
             resume=resume,
             keep_partial=True,
+            overwrite=overwrite,
         )
     kind = "summary of " if summary else ""
     click.echo(f"wrote {path} ({kind}{scenarios:,} scenarios, seed {cfg.seed if seed is None else seed})")

@@ -17,7 +17,7 @@ from pathlib import Path
 import xarray as xr
 
 from engine.backends import get_backend
-from engine.config.loading import config_sha256
+from engine.config.loading import config_path, config_sha256
 from engine.config.schema import Config
 from engine.errors import ResumeError, RunError
 from engine.execution.checkpoint import Sidecar
@@ -33,14 +33,16 @@ from engine.execution.planning import (
     plan_chunks,
     plan_run,
 )
-from engine.execution.progress import Progress
-from engine.execution.sinks import cube_to_file, summary_to_file
+from engine.execution.progress import Progress, announce_compile
+from engine.execution.sinks import cube_to_file, report_clipped, summary_to_file
 from engine.execution.tasks import ChunkJob
 from engine.inputs.layout import Layout, build_layout
+from engine.output.guard import OutputLock, check_destination
 from engine.output.netcdf import check_writable
 from engine.output.provenance import code_hash, global_attrs
 from engine.output.variables import coords, empty_arrays, to_dataset
-from engine.stats.spec import SUMMARY_QUANTILES, build_summary_spec, parse_threshold
+from engine.stats.spec import SUMMARY_QUANTILES, build_summary_spec, parse_threshold, resolve_thresholds
+from engine.stats.exceedance import CLIP_TEXT, clipped_in_summary, count_clipped_conventional, count_exceeding, threshold_coords, threshold_data_vars
 from engine.stats.state import SummaryState
 
 __all__ = ["run", "run_to_file"]
@@ -50,7 +52,7 @@ def _command() -> str:
     return " ".join(["dcproj" if i == 0 and a.endswith("dcproj") else a for i, a in enumerate(sys.argv)]) or "python"
 
 
-def _key(config, seed, scenarios, plan, dtype, backend, spec, compression, level) -> dict:
+def _key(config, seed, scenarios, plan, dtype, backend, spec, compression, level, thresholds=()) -> dict:
     """What a resumed run must share with the interrupted one: everything that changes its numbers."""
     key = {
         "kind": "summary" if spec is not None else "full",
@@ -62,7 +64,7 @@ def _key(config, seed, scenarios, plan, dtype, backend, spec, compression, level
         "code": code_hash(),  # kernels/ and engine/ sources: rows, tables, copula, kernels, statistics
     }
     if spec is None:
-        key.update(dtype=dtype, compression=compression, compression_level=level)
+        key.update(dtype=dtype, compression=compression, compression_level=level, thresholds=[list(vars(t).values()) for t in thresholds])
     else:
         key["summary"] = spec.key()
     return key
@@ -76,6 +78,7 @@ class _Setup:
     layout: Layout
     job: ChunkJob
     attrs: dict
+    thresholds: list  # ThresholdSpec of a full-cube run (a summary's are in job.spec)
 
 
 def _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, thresholds, quantiles, command) -> _Setup:
@@ -83,6 +86,8 @@ def _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, thresho
     scenarios, seed, np_dtype = check_args(scenarios, seed, dtype, chunk_size)
     layout = build_layout(config)
     spec = build_summary_spec(config, layout, thresholds, quantiles) if summary else None
+    years = tuple(range(config.years.start, config.years.end + 1))
+    cube_thresholds = [] if summary else resolve_thresholds(list(config.thresholds) + list(thresholds), years)
     get_backend(backend)  # fail before any work if the backend cannot run here
     job = ChunkJob(layout, seed, backend, dtype, spec)
     attrs = global_attrs(
@@ -94,7 +99,7 @@ def _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, thresho
         command=command or _command(),
         kind="summary" if summary else "full",
     )
-    return _Setup(scenarios, seed, np_dtype, layout, job, attrs)
+    return _Setup(scenarios, seed, np_dtype, layout, job, attrs, cube_thresholds)
 
 
 def run(
@@ -183,14 +188,29 @@ def run(
                 for _, part in in_order(ex.results(st.job, todo, ordered=True), 0):
                     state.add(part)
                     bar.advance(part.count)
-                return state.to_dataset(st.attrs)
+                ds = state.to_dataset(st.attrs)
+                ds.attrs.update(clipped_conventional_it_2022=clipped_in_summary(state), clipped_conventional_it_2022_note=CLIP_TEXT)
+                return ds
             arrays = empty_arrays(st.layout, st.scenarios, st.np_dtype)
             for i, out in ex.results(st.job, todo, ordered=False):
                 start = plan.chunks[i][0]
                 for name, values in out.items():
                     arrays[name][start : start + values.shape[0]] = values
                 bar.advance(out["inputs"].shape[0])
-    return to_dataset(arrays, coords(config, st.layout, 0, st.scenarios), st.attrs)
+    return _label_cube(config, st, arrays)
+
+
+def _label_cube(config, st: _Setup, arrays) -> xr.Dataset:
+    """The labelled in-memory cube with its exceedance probabilities and clip count."""
+    ds = to_dataset(arrays, coords(config, st.layout, 0, st.scenarios), st.attrs)
+    clipped = count_clipped_conventional(arrays)
+    report_clipped(clipped, st.scenarios)
+    ds.attrs.update(clipped_conventional_it_2022=clipped, clipped_conventional_it_2022_note=CLIP_TEXT)
+    if st.thresholds:
+        counts = count_exceeding(st.thresholds, arrays, config.years.start)
+        ds = ds.assign_coords({k: (d, v, a) for k, (d, v, a) in threshold_coords(st.thresholds).items()})
+        ds = ds.assign({k: (d, v, a) for k, (d, v, a) in threshold_data_vars(counts, st.scenarios).items()})
+    return ds
 
 
 def _check_fits_in_memory(st: _Setup, limit: int) -> None:
@@ -234,10 +254,11 @@ def run_to_file(
     memory_limit: int | None = None,
     resume: bool = False,
     keep_partial: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Run a projection and stream the cube (or its summary) into the netCDF file ``out``.
 
-    The file appears at ``out`` only when complete (atomic rename); on any error or
+    The file appears at ``out`` only when complete (atomic placement); on any error or
     interruption no partial file is left there and an existing ``out`` is untouched.
     Arguments as :func:`run`, and:
 
@@ -251,40 +272,43 @@ def run_to_file(
     resume
         Continue the interrupted run of the same settings from ``<out>.partial/``; the result
         equals an uninterrupted run's.
+    overwrite
+        Replace an existing ``out`` (atomically, when the run succeeds); without it an existing
+        ``out`` is an error and is never touched.  A second run on the same ``out`` while one is
+        working stops at once (:class:`engine.output.guard.OutputLock`).
     """
     st = _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, _parse_thresholds(thresholds), quantiles, command)
     check_writable(out)
+    check_destination(out, overwrite=overwrite, protected=[config_path(config), cluster])
     if not summary and not resume:
         check_disk_space(out, st.layout, st.np_dtype, st.scenarios, compression)
+    with OutputLock(out):
+        sidecar = _sidecar(out, keep_partial, resume)
+        if resume:
+            chunk_size = chunk_size or sidecar.read()["key"]["chunk_size"]
+        limit = memory_limit or default_memory_limit()
+        target = resolve_scheduler(scheduler, cluster, st.scenarios, n_workers)
+        with open_executor(target, limit, progress) as ex:
+            plan = plan_run(st.layout, st.scenarios, st.np_dtype, summary=summary, memory_limit=limit, parallel=ex.parallel,
+                            processes=ex.processes, chunk_size=chunk_size)  # fmt: skip
+            for note in plan.notes:
+                print(f"dcproj: {note}", file=sys.stderr)
+            key = _key(config, st.seed, st.scenarios, plan, dtype, backend, st.job.spec, compression, compression_level, st.thresholds)
+            manifest = sidecar.check(key) if resume else None
+            if sidecar is not None and not resume:
+                sidecar.start(key)
+            announce_compile(backend, summary, progress)
+            if summary:
+                return summary_to_file(st, out, plan, ex, sidecar, key, manifest, progress, overwrite)
+            return cube_to_file(st, config, out, plan, ex, sidecar, key, manifest, compression, compression_level, progress, overwrite)
+
+
+def _sidecar(out, keep_partial: bool, resume: bool) -> Sidecar | None:
+    """The resume sidecar of ``out`` (``None`` if the run is not resumable); refuses to start over an unfinished run."""
     sidecar = Sidecar(out) if (keep_partial or resume) else None
-    if resume:
-        chunk_size = chunk_size or sidecar.read()["key"]["chunk_size"]
-    elif sidecar is not None and sidecar.exists():
+    if not resume and sidecar is not None and sidecar.exists():
         raise ResumeError(
             f"{sidecar.dir} holds an unfinished run for {out}: add --resume to continue it, or remove "
             f"that directory to start afresh"
         )
-    limit = memory_limit or default_memory_limit()
-    target = resolve_scheduler(scheduler, cluster, st.scenarios, n_workers)
-    with open_executor(target, limit, progress) as ex:
-        plan = plan_run(
-            st.layout,
-            st.scenarios,
-            st.np_dtype,
-            summary=summary,
-            memory_limit=limit,
-            parallel=ex.parallel,
-            processes=ex.processes,
-            chunk_size=chunk_size,
-        )
-        for note in plan.notes:
-            print(f"dcproj: {note}", file=sys.stderr)
-        key = _key(config, st.seed, st.scenarios, plan, dtype, backend, st.job.spec, compression, compression_level)
-        manifest = None
-        if resume:
-            manifest = sidecar.check(key)
-        elif sidecar is not None:
-            sidecar.start(key)
-        if summary:
-            return summary_to_file(st, out, plan, ex, sidecar, key, manifest, progress)
-        return cube_to_file(st, config, out, plan, ex, sidecar, key, manifest, compression, compression_level, progress)
+    return sidecar

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import RunError
+from engine.errors import OutputError, RunError
 from engine.inputs.layout import Layout
 from engine.output.variables import empty_arrays
 from engine.stats.spec import MOMENT_BLOCK
@@ -64,7 +64,7 @@ def check_disk_space(out, layout: Layout, dtype, scenarios: int, compression: st
     parent = Path(out).parent if str(Path(out).parent) else Path(".")
     free = shutil.disk_usage(parent).free
     if need > free:
-        raise RunError(
+        raise OutputError(
             f"{out}: a full cube of {scenarios:,} scenarios needs about {human_bytes(need)} or more "
             f"({human_bytes(raw)} uncompressed), but {parent} has {human_bytes(free)} free; use --summary "
             "(the statistics only, a few MB), fewer --scenarios, or another --out"

@@ -19,6 +19,7 @@ import numba
 import numpy as np
 
 from engine.errors import OutputError, PartialCubeDamaged
+from engine.output.guard import full_disk, place
 
 __all__ = ["OutputError", "PartialCubeDamaged", "CubeWriter", "check_writable", "chunk_digest", "write_dataset"]
 
@@ -99,6 +100,9 @@ class CubeWriter:
     reopen
         Continue writing an existing ``tmp`` made with the same ``dims`` (a resumed run);
         its attributes are replaced by ``attrs``.
+    overwrite
+        Whether :meth:`commit` may replace an existing ``path`` (else it refuses, see
+        :func:`engine.output.guard.place`).
     """
 
     def __init__(
@@ -113,10 +117,12 @@ class CubeWriter:
         *,
         tmp: str | Path | None = None,
         reopen: bool = False,
+        overwrite: bool = False,
     ):
         if compression not in COMPRESSIONS:
             raise OutputError(f"compression {compression!r}: expected one of {list(COMPRESSIONS)}")
         self.path = check_writable(path)
+        self.overwrite = overwrite
         self.tmp = Path(tmp) if tmp is not None else self.path.parent / f".{self.path.name}.{uuid.uuid4().hex[:8]}.part"
         if reopen:
             try:
@@ -132,8 +138,9 @@ class CubeWriter:
         self._nc = netCDF4.Dataset(self.tmp, "w", format="NETCDF4")
         try:
             self._define(dims, coords, variables, attrs, COMPRESSIONS[compression](level))
-        except BaseException:
+        except BaseException as exc:
             self.abort()
+            self._raise_if_full(exc)
             raise
 
     def _define(self, dims, coords, variables, attrs, compression):
@@ -154,14 +161,33 @@ class CubeWriter:
             shape = [dims[d] for d in vdims]
             per_scenario = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
             chunk0 = max(1, min(shape[0], (1 << 22) // max(per_scenario, 1)))
-            var = nc.createVariable(name, dtype, vdims, chunksizes=[chunk0, *shape[1:]], fill_value=False, **compression)
+            if vdims[0] != "scenario":  # a few numbers (exceedance counts): contiguous, uncompressed
+                var = nc.createVariable(name, dtype, vdims, fill_value=False)
+            else:
+                var = nc.createVariable(name, dtype, vdims, chunksizes=[chunk0, *shape[1:]], fill_value=False, **compression)
             var.setncatts(vattrs)
         nc.setncatts(attrs)
 
+    def _raise_if_full(self, exc: BaseException) -> None:
+        err = full_disk(exc, self.path, self.tmp)
+        if err is not None:
+            raise err from None
+
     def write(self, offset: int, arrays: dict[str, np.ndarray]) -> None:
-        """Write ``arrays`` (each with leading scenario axis) at scenario position ``offset``."""
-        for name, values in arrays.items():
-            self._nc.variables[name][offset : offset + values.shape[0]] = values
+        """Write ``arrays`` (each with leading scenario axis) at scenario position ``offset``.
+
+        A full file system raises :class:`~engine.errors.OutputError` naming the path.
+        """
+        try:
+            for name, values in arrays.items():
+                self._nc.variables[name][offset : offset + values.shape[0]] = values
+        except (OSError, RuntimeError) as exc:
+            self._raise_if_full(exc)
+            raise
+
+    def write_whole(self, name: str, values) -> None:
+        """Write variable ``name`` whole (a variable without the scenario dimension)."""
+        self._nc.variables[name][...] = values
 
     def read(self, offset: int, count: int, names) -> dict[str, np.ndarray]:
         """Read back variables ``names`` over scenarios ``offset .. offset+count-1`` (as written)."""
@@ -180,7 +206,11 @@ class CubeWriter:
 
     def sync(self) -> None:
         """Flush what was written so far to disk (before recording a chunk as finished)."""
-        self._nc.sync()
+        try:
+            self._nc.sync()
+        except (OSError, RuntimeError) as exc:
+            self._raise_if_full(exc)
+            raise
 
     def detach(self) -> Path:
         """Close the temporary file and keep it (an interrupted resumable run); returns its path."""
@@ -189,16 +219,23 @@ class CubeWriter:
         return self.tmp
 
     def commit(self) -> Path:
-        """Close and move the finished file into place."""
-        self._nc.close()
-        os.replace(self.tmp, self.path)
-        return self.path
+        """Close and move the finished file into place (:func:`engine.output.guard.place`)."""
+        try:
+            self._nc.close()
+        except (OSError, RuntimeError) as exc:
+            self.tmp.unlink(missing_ok=True)
+            self._raise_if_full(exc)
+            raise
+        return place(self.tmp, self.path, overwrite=self.overwrite)
 
     def abort(self) -> None:
-        """Discard the temporary file; the destination is untouched."""
+        """Discard the temporary file; the destination is untouched.  Never raises for a file that
+        cannot be closed cleanly (a full disk, a filter error): it is removed all the same."""
         try:
             if self._nc.isopen():
                 self._nc.close()
+        except (OSError, RuntimeError):
+            pass
         finally:
             self.tmp.unlink(missing_ok=True)
 
@@ -213,14 +250,17 @@ class CubeWriter:
         return False
 
 
-def write_dataset(ds, path: str | Path) -> Path:
-    """Write a small labelled Dataset (a summary) to netCDF4 atomically: temporary file, then rename."""
+def write_dataset(ds, path: str | Path, *, overwrite: bool = False, encoding: dict | None = None) -> Path:
+    """Write a small labelled Dataset (a summary) to netCDF4 atomically: a temporary file, then
+    :func:`engine.output.guard.place`.  A full file system raises :class:`~engine.errors.OutputError`."""
     p = check_writable(path)
     tmp = p.parent / f".{p.name}.{uuid.uuid4().hex[:8]}.part"
     try:
-        ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4")
-        os.replace(tmp, p)
-    except BaseException:
+        ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding=encoding)
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        err = full_disk(exc, p, tmp)
+        if err is not None:
+            raise err from None
         raise
-    return p
+    return place(tmp, p, overwrite=overwrite)

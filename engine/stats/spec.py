@@ -244,7 +244,7 @@ def build_summary_spec(config, layout, thresholds=(), quantiles=SUMMARY_QUANTILE
         f"{acc}_total", acc, ("year",), (n_y,), [[base + y * n_r + r for r in range(n_r)] for y in range(n_y)], derived=True
     )
 
-    spec_thresholds = _thresholds(list(getattr(config, "thresholds", [])) + list(thresholds), years)
+    spec_thresholds = resolve_thresholds(list(getattr(config, "thresholds", [])) + list(thresholds), years)
     n_cells = len(cell_var)
     thr_cells = [_threshold_cell(groups, t, years) for t in spec_thresholds]
     order = np.argsort(np.array(thr_cells, dtype=np.int64), kind="stable")
@@ -267,7 +267,8 @@ def build_summary_spec(config, layout, thresholds=(), quantiles=SUMMARY_QUANTILE
     )
 
 
-def _thresholds(items, years) -> list[ThresholdSpec]:
+def resolve_thresholds(items, years) -> list[ThresholdSpec]:
+    """The thresholds of ``items`` (ThresholdSpec or the config's entries) checked against the run's years."""
     out: list[ThresholdSpec] = []
     for t in items:
         spec = t if isinstance(t, ThresholdSpec) else ThresholdSpec(t.variable, t.boundary, int(t.year), float(t.value))

@@ -1,0 +1,83 @@
+"""Exceedance counts and clip counts of full cubes, chunk by chunk (exact, from the scenarios).
+
+A full-cube run honours the config's ``thresholds`` (and ``--threshold``): each chunk's totals
+are compared with each threshold and the counts are added up, so the cube file holds
+``exceedance_count`` and ``exceedance_probability`` like a summary file.  It also counts the
+scenarios whose 2022 conventional-IT residual was clipped at 0 (the anchor minus crypto
+and accelerated servers was negative), which the run reports instead of hiding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.output.variables import BOUNDARIES, VARIABLES
+from engine.stats.spec import ThresholdSpec
+from kernels import model as m
+
+__all__ = ["count_exceeding", "count_clipped_conventional", "threshold_coords", "threshold_data_vars", "CLIP_TEXT"]
+
+CLIP_TEXT = "scenarios whose 2022 conventional-IT residual (anchor - crypto - accelerated servers) was negative and clipped at 0"
+_CONVENTIONAL = [m.COMPONENTS.index(c) for c in ("conventional_servers", "storage", "network")]
+
+
+def _total(arrays: dict[str, np.ndarray], t: ThresholdSpec, year_index: int) -> np.ndarray:
+    """Per-scenario total of ``t.variable`` over the regions and components of its boundary, float64."""
+    a = arrays[t.variable][:, year_index]
+    if t.variable == "installed_accelerators":
+        return a.sum(axis=1, dtype=np.float64)
+    comps = [m.COMPONENTS.index(c) for c in BOUNDARIES[t.boundary]]
+    a = a[:, :, comps]
+    return a.reshape(a.shape[0], -1).sum(axis=1, dtype=np.float64)
+
+
+def count_exceeding(thresholds, arrays: dict[str, np.ndarray], first_year: int) -> np.ndarray:
+    """int64[len(thresholds)]: scenarios of the chunk ``arrays`` whose total exceeds each threshold."""
+    return np.array([int((_total(arrays, t, t.year - first_year) > t.value).sum()) for t in thresholds], dtype=np.int64)
+
+
+def count_clipped_conventional(arrays: dict[str, np.ndarray]) -> int:
+    """Scenarios of the chunk whose 2022 conventional IT (servers, storage, network, all regions) is exactly 0."""
+    e = arrays["electricity"][:, 0][:, :, _CONVENTIONAL]
+    return int((e.reshape(e.shape[0], -1).max(axis=1) == 0.0).sum())
+
+
+def threshold_coords(thresholds) -> dict:
+    """Coordinates of the ``threshold`` dimension: index, readable label, variable, boundary, year, value."""
+    th = list(thresholds)
+    return {
+        "threshold": ("threshold", np.arange(len(th), dtype=np.int64), {"long_name": "exceedance threshold index"}),
+        "threshold_label": (
+            "threshold",
+            np.array([t.label(VARIABLES[t.variable].units_label) for t in th], dtype=object),
+            {"long_name": "exceedance event"},
+        ),
+        "threshold_variable": ("threshold", np.array([t.variable for t in th], dtype=object), {"long_name": "variable of the total"}),
+        "threshold_boundary": ("threshold", np.array([t.boundary for t in th], dtype=object), {"long_name": "boundary of the total"}),
+        "threshold_year": ("threshold", np.array([t.year for t in th], dtype=np.int64), {"long_name": "year of the total"}),
+        "threshold_value": (
+            "threshold",
+            np.array([t.value for t in th], dtype=np.float64),
+            {"long_name": "threshold value (units of the variable)"},
+        ),
+    }
+
+
+def threshold_data_vars(counts: np.ndarray, n: int) -> dict:
+    """``exceedance_count`` and ``exceedance_probability`` (dims, values, attrs) of ``n`` scenarios."""
+    return {
+        "exceedance_count": (("threshold",), counts, {"long_name": "scenarios whose total exceeds the threshold", "units": "1"}),
+        "exceedance_probability": (
+            ("threshold",),
+            counts / max(n, 1),
+            {"long_name": "probability that the total exceeds the threshold", "units": "1"},
+        ),
+    }
+
+
+def clipped_in_summary(state) -> int:
+    """Scenarios of a summary whose 2022 conventional servers (all regions) fell in the histogram's lowest
+    bin (below 2⁻²⁰ TWh): the clipped residuals (servers are a fixed positive share of conventional IT)."""
+    g = state.spec.group("electricity_by_component")
+    cell = g.offset + m.COMPONENTS.index("conventional_servers")  # year index 0 (2022)
+    return int(state.hist[cell, 0])

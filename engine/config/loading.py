@@ -101,6 +101,21 @@ def apply_overrides(data: dict, overrides: Mapping[str, Any], path: str) -> dict
     return data
 
 
+def _kind_signature(kind: str) -> str:
+    """``low, mode, high, lamb (default 4.0), source, note (optional)`` of distribution ``kind``."""
+    from engine.distributions import kind_parameters
+
+    parts = []
+    for name, need, _ in kind_parameters()[kind]:
+        if need == "required":
+            parts.append(name)
+        elif need == "default None":
+            parts.append(f"{name} (optional)")
+        else:
+            parts.append(f"{name} ({need})")
+    return ", ".join(parts)
+
+
 def _format_errors(exc: ValidationError, path: str, overrides: Mapping[str, Any]) -> str:
     lines = []
     for err in exc.errors():
@@ -114,6 +129,9 @@ def _format_errors(exc: ValidationError, path: str, overrides: Mapping[str, Any]
             msg = "required key is missing"
         elif got is not None and not isinstance(got, dict | list):
             extra = f" (got {got!r})"
+        kind = next((p for p in err["loc"] if isinstance(p, str) and p in KINDS), None)
+        if kind and err["type"] in ("missing", "extra_forbidden"):
+            extra += f"; {kind} takes {_kind_signature(kind)}"
         by = [k for k in overrides if where and (where == k or where.startswith(k + ".") or k.startswith(where + "."))]
         if by:
             extra += " [set by --set " + ", ".join(f"{k}={overrides[k]!r}" for k in by) + "]"

@@ -49,5 +49,5 @@ def kind_parameters() -> dict[str, list[tuple[str, str, str]]]:
             key = field.alias or name
             need = "required" if field.is_required() else f"default {field.default!r}"
             rows.append((key, need, field.description or ""))
-        out[kind] = rows
+        out[kind] = sorted(rows, key=lambda r: r[0] in ("source", "note"))  # the kind's own parameters first
     return out

@@ -166,6 +166,9 @@ def _raise_kept(exc, sidecar, done: int, total: int):
     """Re-raise ``exc`` saying where the finished chunks are kept."""
     if isinstance(exc, KeyboardInterrupt):
         raise Interrupted(sidecar.dir, done, total) from None
+    if hasattr(exc, "partial"):  # engine.errors.WorkersLost says itself how to resume
+        exc.partial = sidecar.dir
+        raise exc
     raise type(exc)(f"{exc}. The {done:,} finished scenarios are kept in {sidecar.dir}: rerun the same command with --resume") from None
 
 

@@ -32,7 +32,7 @@ Water totals also sum over ``water_source``.  ``installed_accelerators`` has its
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -190,6 +190,50 @@ def _element_index(n_regions: int, y: int, r: int, c: int = 0, s: int | None = N
     return flat if s is None else flat * len(m.WATER_SOURCES) + s
 
 
+@dataclass
+class _CellTable:
+    """The cell table under construction: per cell its variable code and its terms."""
+
+    cell_var: list = field(default_factory=list)
+    ptr: list = field(default_factory=lambda: [0])
+    terms: list = field(default_factory=list)
+    groups: list = field(default_factory=list)
+
+    def add_group(self, name, variable, dims, shape, term_lists, derived=False) -> int:
+        """Element cells (terms: flat elements of ``variable``) or derived ones (terms: earlier cells); returns the offset."""
+        self.groups.append(Group(name, variable, dims, shape, len(self.cell_var)))
+        code = ks.VAR_CELLS if derived else _VAR_CODE[variable]
+        for tl in term_lists:
+            self.cell_var.append(code)
+            self.terms.extend(tl)
+            self.ptr.append(len(self.terms))
+        return self.groups[-1].offset
+
+
+def _add_variable_groups(table: _CellTable, var: str, n_y: int, n_r: int, bounds) -> None:
+    """The element cells of ``var`` and its by-region, by-component and total groups."""
+    n_c, n_s = m.N_COMPONENTS, len(m.WATER_SOURCES)
+    water = var == "water"
+    srcs = range(n_s) if water else [None]
+    if water:
+        cells = [[_element_index(n_r, y, r, c, s)] for y in range(n_y) for r in range(n_r) for c in range(n_c) for s in range(n_s)]
+        base = table.add_group(var, var, ("year", "region", "component", "water_source"), (n_y, n_r, n_c, n_s), cells)
+    else:
+        cells = [[_element_index(n_r, y, r, c)] for y in range(n_y) for r in range(n_r) for c in range(n_c)]
+        base = table.add_group(var, var, ("year", "region", "component"), (n_y, n_r, n_c), cells)
+
+    def cell(y, r, c, s):  # index of an element cell of this variable
+        flat = (y * n_r + r) * n_c + c
+        return base + (flat * n_s + s if water else flat)
+
+    by_region = [[cell(y, r, c, s) for c in comps for s in srcs] for comps in bounds for y in range(n_y) for r in range(n_r)]
+    reg = table.add_group(f"{var}_by_region", var, ("boundary", "year", "region"), (len(bounds), n_y, n_r), by_region, derived=True)
+    by_comp = [[cell(y, r, c, s) for r in range(n_r) for s in srcs] for y in range(n_y) for c in range(n_c)]
+    table.add_group(f"{var}_by_component", var, ("year", "component"), (n_y, n_c), by_comp, derived=True)
+    total = [[reg + (b * n_y + y) * n_r + r for r in range(n_r)] for b in range(len(bounds)) for y in range(n_y)]
+    table.add_group(f"{var}_total", var, ("boundary", "year"), (len(bounds), n_y), total, derived=True)
+
+
 def build_summary_spec(config, layout, thresholds=(), quantiles=SUMMARY_QUANTILES) -> SummarySpec:
     """Build the cell table for ``config`` (years, regions) with ``thresholds`` and ``quantiles``.
 
@@ -197,52 +241,16 @@ def build_summary_spec(config, layout, thresholds=(), quantiles=SUMMARY_QUANTILE
     have the same fields); the config's own thresholds are always included first.
     """
     years = tuple(range(config.years.start, config.years.end + 1))
-    n_y, n_r, n_c, n_s = len(years), layout.n_regions, m.N_COMPONENTS, len(m.WATER_SOURCES)
-    comp_index = {c: i for i, c in enumerate(m.COMPONENTS)}
-    bounds = [[comp_index[c] for c in BOUNDARIES[b]] for b in BOUNDARIES]
-    cell_var: list[int] = []
-    ptr: list[int] = [0]
-    terms: list[int] = []
-    groups: list[Group] = []
-
-    def add_group(name, variable, dims, shape, term_lists, derived=False):
-        """Element cells (terms: flat elements of ``variable``) or derived ones (terms: earlier cells)."""
-        groups.append(Group(name, variable, dims, shape, len(cell_var)))
-        code = ks.VAR_CELLS if derived else _VAR_CODE[variable]
-        for tl in term_lists:
-            cell_var.append(code)
-            terms.extend(tl)
-            ptr.append(len(terms))
-
+    n_y, n_r = len(years), layout.n_regions
+    bounds = [[m.COMPONENTS.index(c) for c in BOUNDARIES[b]] for b in BOUNDARIES]
+    table = _CellTable()
     for var in ("electricity", "carbon", "water"):
-        srcs = range(n_s) if var == "water" else [None]
-        if var == "water":
-            cells = [
-                [_element_index(n_r, y, r, c, s)] for y in range(n_y) for r in range(n_r) for c in range(n_c) for s in range(n_s)
-            ]
-            add_group(var, var, ("year", "region", "component", "water_source"), (n_y, n_r, n_c, n_s), cells)
-        else:
-            cells = [[_element_index(n_r, y, r, c)] for y in range(n_y) for r in range(n_r) for c in range(n_c)]
-            add_group(var, var, ("year", "region", "component"), (n_y, n_r, n_c), cells)
-        base = groups[-1].offset
-
-        def cell(y, r, c, s, _base=base, _w=var == "water"):  # index of an element cell of this variable
-            flat = (y * n_r + r) * n_c + c
-            return _base + (flat * n_s + s if _w else flat)
-
-        by_region = [[cell(y, r, c, s) for c in comps for s in srcs] for comps in bounds for y in range(n_y) for r in range(n_r)]
-        add_group(f"{var}_by_region", var, ("boundary", "year", "region"), (len(bounds), n_y, n_r), by_region, derived=True)
-        reg = groups[-1].offset
-        by_comp = [[cell(y, r, c, s) for r in range(n_r) for s in srcs] for y in range(n_y) for c in range(n_c)]
-        add_group(f"{var}_by_component", var, ("year", "component"), (n_y, n_c), by_comp, derived=True)
-        total = [[reg + (b * n_y + y) * n_r + r for r in range(n_r)] for b in range(len(bounds)) for y in range(n_y)]
-        add_group(f"{var}_total", var, ("boundary", "year"), (len(bounds), n_y), total, derived=True)
+        _add_variable_groups(table, var, n_y, n_r, bounds)
     acc = "installed_accelerators"
-    add_group(acc, acc, ("year", "region"), (n_y, n_r), [[y * n_r + r] for y in range(n_y) for r in range(n_r)])
-    base = groups[-1].offset
-    add_group(
-        f"{acc}_total", acc, ("year",), (n_y,), [[base + y * n_r + r for r in range(n_r)] for y in range(n_y)], derived=True
-    )
+    base = table.add_group(acc, acc, ("year", "region"), (n_y, n_r), [[y * n_r + r] for y in range(n_y) for r in range(n_r)])
+    totals = [[base + y * n_r + r for r in range(n_r)] for y in range(n_y)]
+    table.add_group(f"{acc}_total", acc, ("year",), (n_y,), totals, derived=True)
+    cell_var, ptr, terms, groups = table.cell_var, table.ptr, table.terms, table.groups
 
     spec_thresholds = resolve_thresholds(list(getattr(config, "thresholds", [])) + list(thresholds), years)
     n_cells = len(cell_var)

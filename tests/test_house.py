@@ -21,23 +21,6 @@ def _modules() -> dict[str, Path]:
     return out
 
 
-def _imports(path: Path, known: set[str]) -> set[str]:
-    """dcproj modules imported by ``path`` at module level or in functions."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        for n in names:
-            while n and n not in known:
-                n = n.rpartition(".")[0]
-            if n:
-                found.add(n)
-    return found
-
-
 def _graph(top_level_only: bool) -> dict[str, set[str]]:
     mods = _modules()
     known = set(mods)

@@ -7,6 +7,7 @@ import numpy as np
 
 from engine.backends.base import Capabilities, register
 from engine.backends.host_summary import array_block, summarise_on_host
+from kernels.sampling import COPULA_U_MAX, COPULA_U_MIN
 
 __all__ = ["NumpyBackend"]
 
@@ -29,7 +30,7 @@ class NumpyBackend:
             u[:, i] = input_uniforms_np(seed, scenarios, key)
         if layout.corr_index.size:
             z = special.ndtri(u[:, layout.corr_index])
-            u[:, layout.corr_index] = np.clip(special.ndtr(z @ layout.corr_factor.T), 2.0**-54, 1.0 - 2.0**-53)
+            u[:, layout.corr_index] = np.clip(special.ndtr(z @ layout.corr_factor.T), COPULA_U_MIN, COPULA_U_MAX)
         for i in range(layout.n_inputs):
             u[:, i] = ppf_numpy_by_code(int(layout.kinds[i]), layout.params[i, :8], u[:, i])
         return u

@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 
 from engine.inputs.registry import INPUTS, SHOCK
+from kernels.sampling import COPULA_U_MAX, COPULA_U_MIN
 
 __all__ = ["check_domains", "sampled_range", "U_MIN", "U_MAX"]
 
-U_MIN = 2.0**-54  # smallest uniform the generator returns
-U_MAX = 1.0 - 2.0**-53  # largest
+U_MIN = COPULA_U_MIN  # smallest uniform the generator (and the copula) returns
+U_MAX = COPULA_U_MAX  # largest
 
 
 def sampled_range(dist) -> tuple[float, float]:

@@ -29,7 +29,6 @@ from engine.execution.planning import (
     check_disk_space,
     default_chunk_size,
     default_memory_limit,
-    human_bytes,
     plan_chunks,
     plan_run,
 )
@@ -37,7 +36,7 @@ from engine.execution.progress import Progress, announce_compile
 from engine.execution.sinks import cube_to_file, report_clipped, summary_to_file
 from engine.execution.tasks import ChunkJob
 from engine.inputs.layout import Layout, build_layout
-from engine.output.guard import OutputLock, check_destination
+from engine.output.guard import OutputLock, check_destination, human_bytes
 from engine.output.netcdf import check_writable
 from engine.output.provenance import code_hash, global_attrs
 from engine.output.variables import coords, empty_arrays, to_dataset

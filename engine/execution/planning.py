@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.errors import OutputError, RunError
 from engine.inputs.layout import Layout
+from engine.output.guard import human_bytes
 from engine.output.variables import empty_arrays
 from engine.stats.spec import MOMENT_BLOCK
 
@@ -92,13 +93,6 @@ def default_memory_limit() -> int:
 def _mib(n: float) -> str:
     return f"{n / 2**20:,.0f} MiB"
 
-
-def human_bytes(n: float) -> str:
-    """``n`` bytes in readable decimal units: 512 B, 3.4 kB, 12 MB, 4.9 GB, 1.2 TB."""
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:,.{1 if n / size < 100 else 0}f} {unit}"
-    return f"{n:,.0f} B"
 
 
 @dataclass

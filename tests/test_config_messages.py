@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -65,3 +66,35 @@ def test_kinds_command_lists_every_kind_with_its_parameters():
         block = res.output.split(f"{kind}:\n", 1)[1].split(":\n", 1)[0]
         assert all(p in block for p in params), (kind, block)
     assert "dcproj kinds" in CliRunner().invoke(main, ["validate", "--help"]).output
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expect"),
+    [
+        ("{year: 2040, value: 10}", "thresholds[0].year: 2040 is outside the projection years 2022..2035"),
+        ("{year: 2030, value: 10, boundary: dc}", "thresholds[0].boundary: unknown boundary 'dc'"),
+        ("{year: 2030, value: 10, variable: power}", "thresholds[0].variable: unknown variable 'power'"),
+    ],
+)
+def test_config_thresholds_are_checked_by_validate(threshold, expect):
+    res = CliRunner().invoke(main, ["validate", str(DEFAULT_CONFIG), "--set", f"thresholds=[{threshold}]"])
+    assert res.exit_code == 2 and expect in res.output, res.output
+
+
+def test_a_full_cube_honours_the_config_thresholds(tmp_path):
+    """The probabilities stored in the cube equal the fraction computed from its own scenarios."""
+    import xarray as xr
+
+    from engine import run_to_file
+    from engine.analysis.results import total
+
+    cfg = load_config(DEFAULT_CONFIG, overrides=["thresholds=[{year: 2030, value: 1000}, {year: 2026, value: 700, boundary: dc_only}]"])
+    path = run_to_file(cfg, tmp_path / "t.nc", scenarios=3000, seed=4, dtype="float64", chunk_size=700)
+    with xr.open_dataset(path) as ds:
+        p = ds.exceedance_probability.values
+        exact = [float((total(ds, "electricity", "incl_crypto").sel(year=2030) > 1000).mean()),
+                 float((total(ds, "electricity", "dc_only").sel(year=2026) > 700).mean())]  # fmt: skip
+        np.testing.assert_allclose(p, exact, rtol=0, atol=1e-12)
+        assert list(ds.threshold_label.values) == ["P(electricity incl_crypto 2030 > 1000 TWh)", "P(electricity dc_only 2026 > 700 TWh)"]
+        assert 0 < p[0] < 1 and 0 < p[1] < 1
+        assert ds.attrs["clipped_conventional_it_2022"] >= 0

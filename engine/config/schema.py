@@ -24,6 +24,7 @@ from engine.config.copula import correlation_matrix
 from engine.config.domains import check_domains
 from engine.distributions import Distribution
 from engine.inputs.registry import input_names
+from engine.output.names import BOUNDARIES, VARIABLE_NAMES
 from kernels import model as m
 
 __all__ = ["Config", "Years", "Correlation", "Threshold", "MAX_SEED"]
@@ -133,6 +134,17 @@ class Config(_Strict):
                     + ("; " if missing and extra else "")
                     + (f"unknown {extra}" if extra else "")
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _thresholds_ok(self) -> Config:
+        for k, t in enumerate(self.thresholds):
+            if t.variable not in VARIABLE_NAMES:
+                raise ValueError(f"thresholds[{k}].variable: unknown variable {t.variable!r}; expected one of {list(VARIABLE_NAMES)}")
+            if t.boundary not in BOUNDARIES:
+                raise ValueError(f"thresholds[{k}].boundary: unknown boundary {t.boundary!r}; expected one of {list(BOUNDARIES)}")
+            if not self.years.start <= t.year <= self.years.end:
+                raise ValueError(f"thresholds[{k}].year: {t.year} is outside the projection years {self.years.start}..{self.years.end}")
         return self
 
     @model_validator(mode="after")

@@ -202,15 +202,18 @@ def in_service_fraction(age, scale, shape):
 
 
 @kernel
-def preexisting_in_service(stock, survival_at_start, mean_age, years_since_base, scale, shape):
+def preexisting_in_service(stock, mean_age, years_since_base, scale, shape):
     """Year-average count [M] of the accelerators already installed at the start of BASE_YEAR.
 
     ``stock`` [M] were in service on 1 January of BASE_YEAR at mean age ``mean_age`` [yr];
-    they retire along the same Weibull curve, conditioned on having survived to ``mean_age``
-    (``survival_at_start`` = R(mean_age), computed once per scenario).
+    they retire along the same Weibull curve, conditioned on having survived to ``mean_age``:
+    R(age)/R(mean_age) = exp((mean_age/λ)^k − (age/λ)^k), computed in that form so that an old
+    stock (both survivals below the smallest float) retires to 0 instead of 0/0.
     """
     age = mean_age + years_since_base + 0.5
-    return stock * weibull_survival(age, scale, shape) / survival_at_start
+    if mean_age <= 0.0:
+        return stock * weibull_survival(age, scale, shape)
+    return stock * math.exp((mean_age / scale) ** shape - (age / scale) ** shape)
 
 
 # --------------------------------------------------------------------------- power
@@ -398,7 +401,6 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
     crypto_sum = regional_weight_sum(x, R_CRYPTO_SHARE, n_regions)
     base_r = N_GLOBAL
     server_frac = 1.0 - x[I_STORAGE_SH] - x[I_NETWORK_SH]
-    pre_start = weibull_survival(x[I_PRE_AGE], scale, shape)
     conventional = 0.0
     crypto = x[I_CRYPTO_2022]
     f_srv = 1.0  # (1 + g)^t growth factors and (1 - r)^t decline factors, advanced yearly
@@ -416,7 +418,7 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
             f_net = next_factor(f_net, x[I_G_NET])
             pue_left = next_factor(pue_left, -x[I_PUE_CONV])
             ci_left = next_factor(ci_left, -x[I_CI_DECLINE])
-        pre = preexisting_in_service(x[I_PRE_STOCK], pre_start, x[I_PRE_AGE], dt, scale, shape)
+        pre = preexisting_in_service(x[I_PRE_STOCK], x[I_PRE_AGE], dt, scale, shape)
         old_uw, new_uw, units = fleet_units_watts(i, ship, power, survive, pre, x[I_PRE_POWER])
         util = mean_utilisation(inference_share(year, x[I_SINF23], x[I_SINF30]), x[I_UINF], x[I_UTRAIN])
         e_old = accelerator_energy(old_uw, x[I_KSRV], util)

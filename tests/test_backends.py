@@ -72,7 +72,7 @@ def test_different_seeds_give_different_cubes(default_config):
     assert not np.array_equal(a.electricity.values, b.electricity.values)
 
 
-def test_base_year_total_reproduces_the_sampled_anchor(small_run):
+def test_base_year_total_reproduces_the_sampled_anchor_by_construction(small_run):
     """The 2022 total of every scenario equals its sampled total_2022 input (the residual closes)."""
     total = small_run.electricity.sel(year=2022).sum(["region", "component"])
     np.testing.assert_allclose(total, small_run.inputs.sel(input="total_2022"), rtol=1e-12)

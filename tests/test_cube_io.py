@@ -73,7 +73,7 @@ def test_failed_run_leaves_no_file_and_keeps_the_old_one(tmp_path, default_confi
 
     monkeypatch.setattr(run_mod, "compute_chunk", exploding)
     with pytest.raises(KeyboardInterrupt):
-        run_to_file(default_config, out, scenarios=100, seed=1, chunk_size=10)
+        run_to_file(default_config, out, scenarios=100, seed=1, chunk_size=10, overwrite=True)
     assert out.read_bytes() == b"precious"
     assert sorted(os.listdir(tmp_path)) == ["keep.nc"]
 
@@ -88,12 +88,12 @@ def test_unwritable_output_fails_before_computing(tmp_path, default_config):
 def test_a_full_cube_that_cannot_fit_on_disk_is_refused_before_computing(tmp_path, default_config):
     import shutil
 
-    from engine.errors import RunError
+    from engine.errors import OutputError
     from engine.execution.planning import bytes_per_scenario
 
     free = shutil.disk_usage(tmp_path).free
     per = bytes_per_scenario(build_layout(default_config), np.float32)
     n = int(2 * free / per) + 1  # twice what the disk holds even uncompressed
-    with pytest.raises(RunError, match=r"needs about .* GB free; use --summary"):
+    with pytest.raises(OutputError, match=r"needs about .* [kMGT]?B free; use --summary"):
         run_to_file(default_config, tmp_path / "huge.nc", scenarios=n)
     assert os.listdir(tmp_path) == []

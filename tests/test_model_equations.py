@@ -47,7 +47,7 @@ def test_survival_and_in_service_fraction(k):
 
 def test_preexisting_stock_conditional_survival(k):
     # exponential lives (shape 1) are memoryless: the stock decays as exp(-(t + 0.5)/scale)
-    got = k.preexisting_in_service(4.0, k.weibull_survival(1.5, 3.0, 1.0), 1.5, 2.0, 3.0, 1.0)
+    got = k.preexisting_in_service(4.0, 1.5, 2.0, 3.0, 1.0)
     assert got == pytest.approx(4.0 * math.exp(-2.5 / 3.0), rel=1e-14)
 
 

@@ -14,6 +14,7 @@ from engine.cli.errors import reports_errors, sigterm_as_interrupt
 from engine.cli.params import Bytes, Quantiles, Scenarios
 from engine.execution.executors import SCHEDULERS
 from engine.output.netcdf import COMPRESSIONS
+from engine.stats.sample import KEEP_SAMPLE
 
 __all__ = ["run_cmd"]
 
@@ -117,6 +118,13 @@ BACKEND_CHOICES = available_backends()
     ),
 )
 @click.option(
+    "--keep-sample",
+    type=click.IntRange(0),
+    default=KEEP_SAMPLE,
+    show_default=True,
+    help="With --summary: keep the first N scenarios with their inputs and key outputs (for sensitivity and discovery); 0: none.",
+)
+@click.option(
     "--overwrite",
     is_flag=True,
     help="Replace --out if it exists (atomically, once the run has succeeded); without it an existing file is never touched.",
@@ -159,6 +167,7 @@ def run_cmd(
     memory_limit,
     chunk_size,
     resume,
+    keep_sample,
     overwrite,
     dtype,
     compression,
@@ -216,6 +225,7 @@ def run_cmd(
             resume=resume,
             keep_partial=True,
             overwrite=overwrite,
+            keep_sample=keep_sample,
         )
     kind = "summary of " if summary else ""
     click.echo(f"wrote {path} ({kind}{scenarios:,} scenarios, seed {cfg.seed if seed is None else seed})")

@@ -40,6 +40,7 @@ from engine.output.guard import OutputLock, check_destination, human_bytes
 from engine.output.netcdf import check_writable
 from engine.output.provenance import code_hash, global_attrs
 from engine.output.variables import coords, empty_arrays, to_dataset
+from engine.stats.sample import KEEP_SAMPLE
 from engine.stats.spec import SUMMARY_QUANTILES, build_summary_spec, parse_threshold, resolve_thresholds
 from engine.stats.exceedance import CLIP_TEXT, clipped_in_summary, count_clipped_conventional, count_exceeding, threshold_coords, threshold_data_vars
 from engine.stats.state import SummaryState
@@ -80,11 +81,11 @@ class _Setup:
     thresholds: list  # ThresholdSpec of a full-cube run (a summary's are in job.spec)
 
 
-def _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, thresholds, quantiles, command) -> _Setup:
+def _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, thresholds, quantiles, command, keep_sample=KEEP_SAMPLE) -> _Setup:
     seed = config.seed if seed is None else seed
     scenarios, seed, np_dtype = check_args(scenarios, seed, dtype, chunk_size)
     layout = build_layout(config)
-    spec = build_summary_spec(config, layout, thresholds, quantiles) if summary else None
+    spec = build_summary_spec(config, layout, thresholds, quantiles, keep_sample) if summary else None
     years = tuple(range(config.years.start, config.years.end + 1))
     cube_thresholds = [] if summary else resolve_thresholds(list(config.thresholds) + list(thresholds), years)
     get_backend(backend)  # fail before any work if the backend cannot run here
@@ -117,6 +118,7 @@ def run(
     scheduler: str | None = None,
     n_workers: int | None = None,
     memory_limit: int | None = None,
+    keep_sample: int = KEEP_SAMPLE,
 ) -> xr.Dataset:
     """Run a projection in memory and return the labelled cube (or its summary).
 
@@ -151,6 +153,9 @@ def run(
         Workers of a LocalCluster (default: one per core).
     memory_limit
         Memory budget in bytes (default: 60 % of the available RAM).
+    keep_sample
+        A summary keeps its first ``keep_sample`` scenarios by index (default 100 000) with their
+        inputs and key outputs (``sample_*`` variables, :mod:`engine.stats.sample`); 0 keeps none.
 
     Returns
     -------
@@ -160,7 +165,7 @@ def run(
         region, component; provenance in the attributes.  With ``summary=True``, the
         summary layout of :mod:`engine.stats.labels`.
     """
-    st = _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, _parse_thresholds(thresholds), quantiles, command)
+    st = _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, _parse_thresholds(thresholds), quantiles, command, keep_sample)
     limit = memory_limit or default_memory_limit()
     if not summary:
         _check_fits_in_memory(st, limit)
@@ -254,6 +259,7 @@ def run_to_file(
     resume: bool = False,
     keep_partial: bool = False,
     overwrite: bool = False,
+    keep_sample: int = KEEP_SAMPLE,
 ) -> Path:
     """Run a projection and stream the cube (or its summary) into the netCDF file ``out``.
 
@@ -276,7 +282,7 @@ def run_to_file(
         ``out`` is an error and is never touched.  A second run on the same ``out`` while one is
         working stops at once (:class:`engine.output.guard.OutputLock`).
     """
-    st = _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, _parse_thresholds(thresholds), quantiles, command)
+    st = _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, _parse_thresholds(thresholds), quantiles, command, keep_sample)
     check_writable(out)
     check_destination(out, overwrite=overwrite, protected=[config_path(config), cluster])
     if not summary and not resume:

@@ -16,6 +16,7 @@ from engine.backends import get_backend
 from engine.backends.finite import check_finite
 from engine.inputs.layout import Layout
 from engine.output.variables import effective_inputs, empty_arrays
+from engine.stats.sample import sample_part
 from engine.stats.spec import SummarySpec
 
 __all__ = ["ChunkJob", "compute_chunk", "compute_full", "compute_summary"]
@@ -63,8 +64,12 @@ def compute_full(job: ChunkJob, start: int, count: int) -> dict[str, np.ndarray]
 
 
 def compute_summary(job: ChunkJob, start: int, count: int):
-    """The chunk's :class:`~engine.stats.state.ChunkSummary`, made where the backend computes."""
-    return _backend(job.backend).summarise_chunk(job.layout, job.spec, job.seed, start, count)
+    """The chunk's :class:`~engine.stats.state.ChunkSummary`, made where the backend computes, with
+    its kept scenarios (those below ``spec.keep_sample``, :mod:`engine.stats.sample`)."""
+    be = _backend(job.backend)
+    part = be.summarise_chunk(job.layout, job.spec, job.seed, start, count)
+    part.sample = sample_part(be, job.layout, job.seed, start, count, job.spec.keep_sample)
+    return part
 
 
 def _limit_threads_in_dask_worker() -> None:

@@ -78,8 +78,8 @@ def _spec(name, units, long_name, domain, regional=False) -> InputSpec:
 
 
 _SPECS = [
-    _spec("total_2022", "TWh", "data-centre electricity in 2022 incl. crypto (anchor)", POSITIVE),
-    _spec("crypto_2022", "TWh", "crypto-mining electricity in 2022", NON_NEGATIVE),
+    _spec("total_2022", "TW h", "data-centre electricity in 2022 incl. crypto (anchor)", POSITIVE),
+    _spec("crypto_2022", "TW h", "crypto-mining electricity in 2022", NON_NEGATIVE),
     _spec("crypto_growth_to_2026", "1/yr", "crypto electricity growth rate 2022-2026", RATE),
     _spec("crypto_growth_after_2026", "1/yr", "crypto electricity growth rate after 2026", RATE),
     _spec("shipments_2022", "1e6", "data-centre GPU shipments in 2022 [million units]", POSITIVE),
@@ -93,7 +93,7 @@ _SPECS = [
     _spec("preexisting_age", "yr", "mean age of the pre-2022 accelerator stock", NON_NEGATIVE),
     _spec("preexisting_power", "W", "rated power of a pre-2022 accelerator", POSITIVE),
     _spec("lifetime_mean", "yr", "mean service life of an accelerator", POSITIVE),
-    _spec("lifetime_shape", "1", "Weibull shape of accelerator retirement", POSITIVE),
+    _spec("lifetime_shape", "1", "Weibull shape of accelerator retirement", Domain(0.1, 100.0)),  # Γ(1 + 1/k) overflows below ~0.006
     _spec("power_2022", "W", "rated power of a 2022-vintage accelerator", POSITIVE),
     _spec("power_2023", "W", "rated power of a 2023-2024-vintage accelerator", POSITIVE),
     _spec("power_2025", "W", "rated power of a 2025-vintage accelerator", POSITIVE),
@@ -111,14 +111,14 @@ _SPECS = [
     _spec("pue_floor", "1", "long-run fleet PUE floor", AT_LEAST_ONE),
     _spec("pue_convergence", "1/yr", "yearly fraction of the gap to the PUE floor closed", UNIT),
     _spec("pue_ai", "1", "PUE of new AI sites (vintages from 2023)", AT_LEAST_ONE),
-    _spec("wue", "L/kWh", "on-site water use per kWh of IT electricity", NON_NEGATIVE),
-    _spec("water_intensity_generation", "L/kWh", "water use of electricity generation", NON_NEGATIVE),
+    _spec("wue", "L/(kW h)", "on-site water use per kWh of IT electricity", NON_NEGATIVE),
+    _spec("water_intensity_generation", "L/(kW h)", "water use of electricity generation", NON_NEGATIVE),
     _spec("carbon_intensity_decline", "1/yr", "yearly decline of grid carbon intensity", Domain(-1.0, 1.0)),
     _spec("accelerator_share", "1", "regional weight of accelerator deployments (raw draw, normalised by the model)", NON_NEGATIVE, True),
     _spec("conventional_share_2022", "1", "regional weight of 2022 conventional IT (raw draw, normalised by the model)", NON_NEGATIVE, True),
     _spec("crypto_share", "1", "regional weight of crypto mining (raw draw, normalised by the model)", NON_NEGATIVE, True),
     _spec("pue_2022", "1", "fleet PUE in 2022", AT_LEAST_ONE, True),
-    _spec("carbon_intensity_2022", "g/kWh", "grid carbon intensity in 2022", NON_NEGATIVE, True),
+    _spec("carbon_intensity_2022", "g/(kW h)", "grid carbon intensity in 2022", NON_NEGATIVE, True),
 ]
 
 #: Name -> spec of every configurable input (regional ones once, for all regions).

@@ -20,6 +20,7 @@ import numpy as np
 
 from engine.errors import OutputError, PartialCubeDamaged
 from engine.output.guard import full_disk, place
+from engine.output.cf import cf_encoding, is_string_length_dim, write_coordinate
 
 __all__ = ["OutputError", "PartialCubeDamaged", "CubeWriter", "check_writable", "chunk_digest", "write_dataset"]
 
@@ -129,7 +130,7 @@ class CubeWriter:
                 self._nc = netCDF4.Dataset(self.tmp, "a")
             except (OSError, RuntimeError) as exc:
                 raise PartialCubeDamaged(f"{self.tmp}: the partial cube cannot be opened ({exc})") from None
-            found = {name: len(d) for name, d in self._nc.dimensions.items()}
+            found = {name: len(d) for name, d in self._nc.dimensions.items() if not is_string_length_dim(name)}
             if found != dims or set(self._nc.variables) < set(variables):
                 self._nc.close()
                 raise OutputError(f"{self.tmp}: the partial cube does not match this run (dims {found}, expected {dims})")
@@ -148,15 +149,7 @@ class CubeWriter:
         for name, size in dims.items():
             nc.createDimension(name, size)
         for name, (dim, values, vattrs) in coords.items():
-            values = np.asarray(values)
-            if values.dtype.kind in "OU":
-                var = nc.createVariable(name, str, (dim,))
-                for i, v in enumerate(values):
-                    var[i] = str(v)
-            else:
-                var = nc.createVariable(name, values.dtype, (dim,))
-                var[:] = values
-            var.setncatts(vattrs)
+            write_coordinate(nc, name, dim, values, vattrs)
         for name, (vdims, dtype, vattrs) in variables.items():
             shape = [dims[d] for d in vdims]
             per_scenario = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
@@ -256,7 +249,7 @@ def write_dataset(ds, path: str | Path, *, overwrite: bool = False, encoding: di
     p = check_writable(path)
     tmp = p.parent / f".{p.name}.{uuid.uuid4().hex[:8]}.part"
     try:
-        ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding=encoding)
+        ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding={**cf_encoding(ds), **(encoding or {})})
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         err = full_disk(exc, p, tmp)

@@ -18,7 +18,18 @@ import xarray as xr
 from engine.inputs.layout import Layout
 from kernels import model as m
 
-__all__ = ["VARIABLES", "VariableSpec", "BOUNDARIES", "coords", "empty_arrays", "to_dataset", "variable_attrs", "effective_inputs"]
+__all__ = [
+    "VARIABLES",
+    "VariableSpec",
+    "BOUNDARIES",
+    "SCENARIO_ATTRS",
+    "YEAR_ATTRS",
+    "coords",
+    "empty_arrays",
+    "to_dataset",
+    "variable_attrs",
+    "effective_inputs",
+]
 
 
 @dataclass(frozen=True)
@@ -34,7 +45,7 @@ class VariableSpec:
         """UDUNITS spelling of the square of :attr:`units` (``TW h`` -> ``TW2 h2``, ``1e6`` -> ``1e12``)."""
         parts = self.units.split()
         if len(parts) == 1 and parts[0].replace("e", "").replace(".", "").isdigit():
-            return f"{float(parts[0]) ** 2:g}"
+            return f"{float(parts[0]) ** 2:g}".replace("e+", "e")
         return " ".join(f"{p}2" for p in parts)
 
 
@@ -74,20 +85,54 @@ BOUNDARIES = {
 BOUNDARY_TEXT = "incl_crypto: all components (IEA 460 TWh boundary); dc_only: all components but crypto"
 
 
+#: the scenario axis: a statistical sample, so CF's standard name ``realization`` (canonical units 1)
+SCENARIO_ATTRS = {"long_name": "scenario index (Philox counter)", "standard_name": "realization", "units": "1"}
+#: calendar years are labels, stored as integers (not a CF time coordinate, so xarray keeps them as numbers)
+YEAR_ATTRS = {"long_name": "calendar year", "units": "1"}
+
+
 def coords(config, layout: Layout, start: int, count: int) -> dict[str, tuple]:
-    """Coordinates of a cube holding scenarios ``start .. start+count-1``."""
+    """Coordinates of a cube holding scenarios ``start .. start+count-1``.
+
+    Parameters
+    ----------
+    config
+        The validated config (years, regions).
+    layout
+        Its kernel layout (input names, units, long names, sources).
+    start, count
+        The first scenario index and the number of scenarios.
+
+    Returns
+    -------
+    dict
+        Name -> ``(dim, values, attrs)``.  String-valued coordinates are labels; in files they
+        are stored as character arrays (:mod:`engine.output.cf`).
+    """
     eff = [f"{key}.{r}" for key, _ in layout.normalised_columns() for r in layout.regions]
     return {
-        "scenario": ("scenario", np.arange(start, start + count, dtype=np.int64), {"long_name": "scenario index (Philox counter)"}),
-        "year": ("year", np.arange(config.years.start, config.years.end + 1, dtype=np.int64), {"long_name": "calendar year", "units": "1"}),
+        "scenario": ("scenario", np.arange(start, start + count, dtype=np.int64), dict(SCENARIO_ATTRS)),
+        "year": ("year", np.arange(config.years.start, config.years.end + 1, dtype=np.int64), dict(YEAR_ATTRS)),
         "region": ("region", np.array(config.regions, dtype=object), {"long_name": "region"}),
         "component": ("component", np.array(m.COMPONENTS, dtype=object), {"long_name": "data-centre component"}),
-        "water_source": ("water_source", np.array(m.WATER_SOURCES, dtype=object), {"long_name": "on-site cooling or off-site generation"}),
+        "water_source": (
+            "water_source",
+            np.array(m.WATER_SOURCES, dtype=object),
+            {"long_name": "on-site cooling or off-site generation"},
+        ),
         "input": ("input", np.array(layout.names, dtype=object), {"long_name": "sampled model input"}),
         "input_units": ("input", np.array(layout.units, dtype=object), {"long_name": "units of the sampled input"}),
-        "input_long_name": ("input", np.array(layout.long_names, dtype=object), {"long_name": "description of the sampled input"}),
+        "input_long_name": (
+            "input",
+            np.array(layout.long_names, dtype=object),
+            {"long_name": "description of the sampled input"},
+        ),
         "input_source": ("input", np.array(layout.sources, dtype=object), {"long_name": "source of the input's distribution"}),
-        "effective_input": ("effective_input", np.array(eff, dtype=object), {"long_name": "regional weight as normalised by the model"}),
+        "effective_input": (
+            "effective_input",
+            np.array(eff, dtype=object),
+            {"long_name": "regional weight as normalised by the model"},
+        ),
     }
 
 

@@ -97,9 +97,9 @@ def project(x: np.ndarray, n_regions: int, n_years: int, dtype=np.float64) -> di
     installed = np.empty((n, n_years, n_regions), dtype=dtype)
     conventional = None
     pre_age = _col(x, "preexisting_age")
-    pre_base = _survival(pre_age, scale, shape_k)
     for i, year in enumerate(years):
-        pre = _col(x, "preexisting_stock") * _survival(pre_age + i + 0.5, scale, shape_k) / pre_base
+        # R(a + i + ½)/R(a) as one exponential: no 0/0 when both survivals underflow (an old stock)
+        pre = _col(x, "preexisting_stock") * np.exp((pre_age / scale) ** shape_k - ((pre_age + i + 0.5) / scale) ** shape_k)
         in_service = ship[:, : i + 1] * survive[:, i::-1]  # vintage v at age i - v
         old_sites = years[: i + 1] < 2023
         units = pre + in_service.sum(axis=1)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.output.variables import BOUNDARIES, VARIABLES
+from engine.output.variables import BOUNDARIES
+from engine.stats.labels import threshold_coords  # noqa: F401 (the cube uses the summary's threshold labels)
 from engine.stats.spec import ThresholdSpec
 from kernels import model as m
 
@@ -40,27 +41,6 @@ def count_clipped_conventional(arrays: dict[str, np.ndarray]) -> int:
     """Scenarios of the chunk whose 2022 conventional IT (servers, storage, network, all regions) is exactly 0."""
     e = arrays["electricity"][:, 0][:, :, _CONVENTIONAL]
     return int((e.reshape(e.shape[0], -1).max(axis=1) == 0.0).sum())
-
-
-def threshold_coords(thresholds) -> dict:
-    """Coordinates of the ``threshold`` dimension: index, readable label, variable, boundary, year, value."""
-    th = list(thresholds)
-    return {
-        "threshold": ("threshold", np.arange(len(th), dtype=np.int64), {"long_name": "exceedance threshold index"}),
-        "threshold_label": (
-            "threshold",
-            np.array([t.label(VARIABLES[t.variable].units_label) for t in th], dtype=object),
-            {"long_name": "exceedance event"},
-        ),
-        "threshold_variable": ("threshold", np.array([t.variable for t in th], dtype=object), {"long_name": "variable of the total"}),
-        "threshold_boundary": ("threshold", np.array([t.boundary for t in th], dtype=object), {"long_name": "boundary of the total"}),
-        "threshold_year": ("threshold", np.array([t.year for t in th], dtype=np.int64), {"long_name": "year of the total"}),
-        "threshold_value": (
-            "threshold",
-            np.array([t.value for t in th], dtype=np.float64),
-            {"long_name": "threshold value (units of the variable)"},
-        ),
-    }
 
 
 def threshold_data_vars(counts: np.ndarray, n: int) -> dict:

@@ -10,9 +10,19 @@ holding, for every group ``G`` in ``electricity``, ``electricity_by_region``,
 * ``G_mean``, ``G_variance`` (sample variance, ddof = 1), ``G_min``, ``G_max`` (<group dims>);
 
 plus ``count`` (scenarios) and, per requested threshold, ``exceedance_probability`` and
-``exceedance_count`` (dim ``threshold``, with the variable, boundary, year, value and a
-readable label as coordinates).  Every variable carries ``units``, ``long_name`` and CF
-``cell_methods``.
+``exceedance_count`` (dim ``threshold``, with the variable, boundary, year, value, the value's
+units and a readable label as coordinates).  Every variable carries ``units`` (UDUNITS) and
+``long_name``.
+
+CF-1.10 (checked by the IOOS compliance checker, ``tests/test_cf.py``): the statistics name the
+axis they collapse in ``cell_methods`` (``scenario: mean``, ``scenario: variance``,
+``scenario: minimum``, ``scenario: maximum``; ``scenario: mean`` / ``scenario: sum`` for the
+exceedance probability / count), so the file holds ``scenario`` as a scalar coordinate
+(standard name ``realization``; its value is the middle index of scenarios 0 .. n - 1).  CF has no
+quantile method, so the ``G_quantile`` variables have no ``cell_methods``; their ``description``
+says what they are, with the probability level in the ``quantile`` coordinate.  Written with
+:func:`engine.output.cf.cf_encoding`, coordinates have no ``_FillValue`` and labels are UTF-8
+character arrays.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from engine.output.variables import BOUNDARIES, VARIABLES
+from engine.output.variables import BOUNDARIES, SCENARIO_ATTRS, VARIABLES, YEAR_ATTRS
 from engine.stats.quantiles import QUANTILE_REL_ERROR
 from engine.stats.spec import MOMENT_BLOCK, SummarySpec
 from engine.stats.state import SummaryState
@@ -41,49 +51,78 @@ _STATS = {
     "min": ("scenario: minimum", "minimum over scenarios"),
     "max": ("scenario: maximum", "maximum over scenarios"),
 }
+#: CF has no quantile method (Appendix E), so quantile variables carry no ``cell_methods``; this says what they are
+_QUANTILE_TEXT = (
+    "quantile over scenarios at the probability level given by the quantile coordinate (a percentile "
+    "statistic; CF cell_methods has no such method), read from a log-spaced histogram "
+    f"({ks.HIST_PER_OCTAVE} bins per octave; relative error <= {QUANTILE_REL_ERROR:.3%})"
+)
+
+
+def _labels(values) -> np.ndarray:
+    """A string label array (``str`` even when empty, so that an empty one is still written as text)."""
+    return np.array(list(values), dtype=object) if len(values) else np.array([], dtype=str)
 
 
 def _coords(spec: SummarySpec) -> dict:
-    th = spec.thresholds
-    units = {t: VARIABLES[t.variable].units_label for t in th}
+    """Name -> (dims, values, attrs) of the summary's coordinates, the scalar ``scenario`` excepted."""
     return {
-        "quantile": ("quantile", np.array(spec.quantiles), {"long_name": "quantile over scenarios (histogram estimate)"}),
-        "year": ("year", np.array(spec.years, dtype=np.int64), {"long_name": "calendar year"}),
-        "region": ("region", np.array(spec.regions, dtype=object), {"long_name": "region"}),
-        "component": ("component", np.array(m.COMPONENTS, dtype=object), {"long_name": "data-centre component"}),
-        "water_source": (
-            "water_source",
-            np.array(m.WATER_SOURCES, dtype=object),
-            {"long_name": "on-site cooling or off-site generation"},
+        "quantile": (
+            "quantile",
+            np.array(spec.quantiles, dtype=np.float64),
+            {"long_name": "probability level of the quantile over scenarios (histogram estimate)", "units": "1"},
         ),
-        "boundary": (
-            "boundary",
-            np.array(list(BOUNDARIES), dtype=object),
-            {"long_name": "incl_crypto: all components; dc_only: all but crypto"},
-        ),
-        "threshold": ("threshold", np.arange(len(th), dtype=np.int64), {"long_name": "exceedance threshold index"}),
+        "year": ("year", np.array(spec.years, dtype=np.int64), dict(YEAR_ATTRS)),
+        "region": ("region", _labels(spec.regions), {"long_name": "region"}),
+        "component": ("component", _labels(m.COMPONENTS), {"long_name": "data-centre component"}),
+        "water_source": ("water_source", _labels(m.WATER_SOURCES), {"long_name": "on-site cooling or off-site generation"}),
+        "boundary": ("boundary", _labels(BOUNDARIES), {"long_name": "incl_crypto: all components; dc_only: all but crypto"}),
+        **threshold_coords(spec.thresholds),
+    }
+
+
+def threshold_coords(thresholds) -> dict:
+    """The ``threshold`` index and its labels; ``threshold_value`` is in the units named by ``threshold_units``."""
+    th = list(thresholds)
+    return {
+        "threshold": ("threshold", np.arange(len(th), dtype=np.int64), {"long_name": "exceedance threshold index", "units": "1"}),
         "threshold_label": (
             "threshold",
-            np.array([t.label(units[t]) for t in th], dtype=object),
+            _labels([t.label(VARIABLES[t.variable].units_label) for t in th]),
             {"long_name": "exceedance event"},
         ),
-        "threshold_variable": (
+        "threshold_variable": ("threshold", _labels([t.variable for t in th]), {"long_name": "variable of the total"}),
+        "threshold_boundary": ("threshold", _labels([t.boundary for t in th]), {"long_name": "boundary of the total"}),
+        "threshold_year": (
             "threshold",
-            np.array([t.variable for t in th], dtype=object),
-            {"long_name": "variable of the total"},
+            np.array([t.year for t in th], dtype=np.int64),
+            {**YEAR_ATTRS, "long_name": "year of the total"},
         ),
-        "threshold_boundary": (
-            "threshold",
-            np.array([t.boundary for t in th], dtype=object),
-            {"long_name": "boundary of the total"},
-        ),
-        "threshold_year": ("threshold", np.array([t.year for t in th], dtype=np.int64), {"long_name": "year of the total"}),
         "threshold_value": (
             "threshold",
             np.array([t.value for t in th], dtype=np.float64),
-            {"long_name": "threshold value (units of the variable)"},
+            {"long_name": "threshold value, in the units named by threshold_units (they differ between variables)"},
+        ),
+        "threshold_units": (
+            "threshold",
+            _labels([VARIABLES[t.variable].units for t in th]),
+            {"long_name": "units of threshold_value (UDUNITS)"},
         ),
     }
+
+
+def _scenario_coord(n: int) -> dict:
+    """The scalar coordinate ``scenario`` that the statistics collapse (CF §7.3: ``scenario: mean``
+    names an axis the variable no longer has, so the file keeps it as a scalar coordinate).
+
+    Its value is the middle index of the ``n`` scenarios summarised (0 .. n - 1).  CF would put the
+    range in a bounds variable, but the compliance checker rejects the one-dimensional bounds that
+    CF prescribes for a scalar coordinate, so the range is in the ``long_name`` and in ``count``.
+    """
+    attrs = dict(
+        SCENARIO_ATTRS, long_name=f"scenario axis collapsed by the statistics: scenarios 0 .. {n - 1} (the middle index)"
+    )
+    return {"scenario": ((), np.int64(max(n - 1, 0) // 2), attrs)}
 
 
 def summary_data_vars(state: SummaryState) -> dict:
@@ -103,27 +142,30 @@ def summary_data_vars(state: SummaryState) -> dict:
         out[f"{g.name}_quantile"] = (
             ("quantile", *g.dims),
             np.moveaxis(qs[sl].reshape(*g.shape, len(spec.quantiles)), -1, 0),
-            dict(
-                base,
-                units=vs.units,
-                cell_methods="scenario: quantile",
-                description="quantile over scenarios read from a log-spaced histogram "
-                f"({ks.HIST_PER_OCTAVE} bins per octave; relative error <= {QUANTILE_REL_ERROR:.3%})",
-            ),
+            dict(base, units=vs.units, description=_QUANTILE_TEXT),
         )
         for stat, (method, desc) in _STATS.items():
             units = vs.variance_units if stat == "variance" else vs.units
             out[f"{g.name}_{stat}"] = (
                 g.dims,
                 stats[stat][sl].reshape(g.shape),
-                dict(base, units=units, units_label=f"({vs.units_label})^2" if stat == "variance" else vs.units_label,
-                     cell_methods=method, description=desc),
+                dict(
+                    base,
+                    units=units,
+                    units_label=f"({vs.units_label})^2" if stat == "variance" else vs.units_label,
+                    cell_methods=method,
+                    description=desc,
+                ),
             )
     n = state.done
     counts = np.empty_like(state.thr_count)
     counts[spec.thr_order] = state.thr_count  # back to the order of spec.thresholds
     out["count"] = ((), np.int64(n), {"long_name": "number of scenarios summarised", "units": "1"})
-    out["exceedance_count"] = (("threshold",), counts, {"long_name": "scenarios whose total exceeds the threshold", "units": "1"})
+    out["exceedance_count"] = (
+        ("threshold",),
+        counts,
+        {"long_name": "scenarios whose total exceeds the threshold", "units": "1", "cell_methods": "scenario: sum"},
+    )
     out["exceedance_probability"] = (
         ("threshold",),
         counts / max(n, 1),
@@ -133,9 +175,11 @@ def summary_data_vars(state: SummaryState) -> dict:
 
 
 def summary_dataset(state: SummaryState, attrs: dict) -> xr.Dataset:
+    """The labelled summary of ``state`` with the provenance ``attrs`` (write it with
+    :func:`engine.output.cf.cf_encoding` as the encoding, so that the file is CF-1.10 valid)."""
     coords = _coords(state.spec)
-    data_vars = {k: (d, v, a) for k, (d, v, a) in summary_data_vars(state).items()}
-    ds = xr.Dataset(data_vars, coords={k: (d, v, a) for k, (d, v, a) in coords.items()}, attrs=dict(attrs))
+    coords.update(_scenario_coord(state.done))
+    ds = xr.Dataset(summary_data_vars(state), coords=coords, attrs=dict(attrs))
     ds.attrs.update(summary_attrs(state.spec))
     return ds
 

@@ -132,6 +132,9 @@ class SummarySpec:
     quantiles: tuple[float, ...]
     years: tuple[int, ...]
     regions: tuple[str, ...]
+    keep_sample: int = 0  # scenarios 0 .. keep_sample-1 are kept with their inputs and key outputs (engine.stats.sample)
+    input_names: tuple[str, ...] = ()  # labels of the kept inputs
+    effective_names: tuple[str, ...] = ()  # labels of the kept effective inputs
 
     @property
     def n_cells(self) -> int:
@@ -181,6 +184,7 @@ class SummarySpec:
             "thresholds": [[t.variable, t.boundary, t.year, t.value] for t in self.thresholds],
             "hist": [ks.HIST_SUB_BITS, ks.HIST_EXP_LO, ks.HIST_EXP_HI],
             "block": MOMENT_BLOCK,
+            "keep_sample": self.keep_sample,
             "cells": self.n_cells,
         }
 
@@ -234,14 +238,17 @@ def _add_variable_groups(table: _CellTable, var: str, n_y: int, n_r: int, bounds
     table.add_group(f"{var}_total", var, ("boundary", "year"), (len(bounds), n_y), total, derived=True)
 
 
-def build_summary_spec(config, layout, thresholds=(), quantiles=SUMMARY_QUANTILES) -> SummarySpec:
+def build_summary_spec(config, layout, thresholds=(), quantiles=SUMMARY_QUANTILES, keep_sample: int = 0) -> SummarySpec:
     """Build the cell table for ``config`` (years, regions) with ``thresholds`` and ``quantiles``.
 
     ``thresholds`` are :class:`ThresholdSpec` (or the config's ``Threshold`` entries, which
     have the same fields); the config's own thresholds are always included first.
+    ``keep_sample`` scenarios (the first by index) are kept with their inputs and key outputs.
     """
     years = tuple(range(config.years.start, config.years.end + 1))
     n_y, n_r = len(years), layout.n_regions
+    if keep_sample < 0:
+        raise RunError(f"--keep-sample: expected a number of scenarios >= 0, got {keep_sample}")
     bounds = [[m.COMPONENTS.index(c) for c in BOUNDARIES[b]] for b in BOUNDARIES]
     table = _CellTable()
     for var in ("electricity", "carbon", "water"):
@@ -272,6 +279,9 @@ def build_summary_spec(config, layout, thresholds=(), quantiles=SUMMARY_QUANTILE
         quantiles=quantiles,
         years=years,
         regions=tuple(config.regions),
+        keep_sample=int(keep_sample),
+        input_names=tuple(layout.names),
+        effective_names=tuple(f"{key}.{r}" for key, _ in layout.normalised_columns() for r in layout.regions),
     )
 
 

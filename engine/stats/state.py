@@ -37,6 +37,7 @@ class ChunkSummary:
     vmin: np.ndarray  # float64[cells]
     vmax: np.ndarray  # float64[cells]
     thr_count: np.ndarray  # int64[thresholds], in spec.thr_value order
+    sample: dict | None = None  # the chunk's kept scenarios (engine.stats.sample), if any
 
     @property
     def nbytes(self) -> int:
@@ -56,6 +57,7 @@ class SummaryState:
     vmin: np.ndarray = field(default=None)
     vmax: np.ndarray = field(default=None)
     thr_count: np.ndarray = field(default=None)
+    sample: dict = field(default_factory=dict)  # name -> list of the kept scenarios' arrays, in scenario order
 
     def __post_init__(self):
         k = self.spec.n_cells
@@ -79,6 +81,9 @@ class SummaryState:
         np.minimum(self.vmin, part.vmin, out=self.vmin)
         np.maximum(self.vmax, part.vmax, out=self.vmax)
         self.thr_count += part.thr_count
+        if part.sample is not None:
+            for name, values in part.sample.items():
+                self.sample.setdefault(name, []).append(values)
         self.done += part.count
 
     # -- checkpoint ----------------------------------------------------------------------
@@ -101,6 +106,7 @@ class SummaryState:
             hist_lo=lo,
             hist_len=ln,
             hist_counts=counts,
+            **{f"sample__{k}": np.concatenate(v) for k, v in self.sample.items()},
         )
         os.replace(tmp, path)
 
@@ -114,6 +120,7 @@ class SummaryState:
             for name in ("n", "mean", "m2", "vmin", "vmax", "thr_count"):
                 getattr(st, name)[...] = f[name]
             add_ragged(st.hist, f["hist_lo"], f["hist_len"], f["hist_counts"])
+            st.sample = {k.removeprefix("sample__"): [f[k]] for k in f.files if k.startswith("sample__")}
         return st
 
     # -- finalize ------------------------------------------------------------------------
@@ -133,5 +140,18 @@ class SummaryState:
     def to_dataset(self, attrs: dict) -> xr.Dataset:
         """The labelled summary (layout in :mod:`engine.stats.labels`)."""
         from engine.stats.labels import summary_dataset
+        from engine.stats.sample import sample_data_vars
 
-        return summary_dataset(self, attrs)
+        ds = summary_dataset(self, attrs)
+        if self.sample:
+            sample = {k: np.concatenate(v) for k, v in self.sample.items()}
+            n = len(sample["inputs"])
+            for name, (dims, values, vattrs) in sample_data_vars(sample, n).items():
+                ds[name] = (dims, values, vattrs)
+            ds = ds.assign_coords(
+                input=("input", np.array(self.spec.input_names, dtype=object), {"long_name": "sampled model input"}),
+                effective_input=("effective_input", np.array(self.spec.effective_names, dtype=object),
+                                 {"long_name": "regional weight as normalised by the model"}),
+            )  # fmt: skip
+            ds.attrs["sample_note"] = f"sample_*: the first {n:,} scenarios by index, with their inputs and key outputs"
+        return ds

@@ -1,0 +1,73 @@
+"""A summary run keeps its first scenarios by index with their inputs and key outputs, the same
+whatever the chunking, and equal to the same scenarios of a full cube."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from engine import run, run_to_file
+from engine.analysis.results import total
+from engine.stats.spec import MOMENT_BLOCK as BLOCK
+
+N = 3 * BLOCK + 100
+KEEP = BLOCK + 700  # spans two chunks of one block
+
+
+@pytest.fixture(scope="module")
+def summary_and_cube(default_config):
+    s = run(default_config, scenarios=N, seed=5, summary=True, keep_sample=KEEP, chunk_size=BLOCK)
+    c = run(default_config, scenarios=KEEP, seed=5, dtype="float64")
+    return s, c
+
+
+def test_the_kept_scenarios_are_those_of_the_full_cube(summary_and_cube):
+    s, c = summary_and_cube
+    assert s.sizes["sample"] == KEEP and list(s.sample.values[:3]) == [0, 1, 2]
+    np.testing.assert_array_equal(s.sample_inputs.values, c.inputs.values)
+    np.testing.assert_array_equal(s.sample_effective_inputs.values, c.effective_inputs.values)
+    for b in ("incl_crypto", "dc_only"):
+        np.testing.assert_allclose(s.sample_electricity_total.sel(boundary=b).values, total(c, "electricity", b).values, rtol=1e-6)
+        np.testing.assert_allclose(s.sample_carbon_total.sel(boundary=b).values, total(c, "carbon", b).values, rtol=1e-6)
+        np.testing.assert_allclose(s.sample_electricity_by_region.sel(boundary=b).values, total(c, "electricity", b, by="region").values, rtol=1e-6)
+    np.testing.assert_allclose(s.sample_water_total.sel(boundary="incl_crypto").values, total(c, "water", "incl_crypto").values, rtol=1e-6)
+    np.testing.assert_allclose(s.sample_installed_accelerators_total.values, total(c, "installed_accelerators").values, rtol=1e-6)
+
+
+def test_the_kept_sample_does_not_depend_on_the_chunking(default_config, summary_and_cube):
+    s, _ = summary_and_cube
+    other = run(default_config, scenarios=N, seed=5, summary=True, keep_sample=KEEP, chunk_size=3 * BLOCK)
+    for name in s.data_vars:
+        if name.startswith("sample_"):
+            np.testing.assert_array_equal(other[name].values, s[name].values)
+
+
+def test_the_kept_sample_survives_a_file_and_can_be_switched_off(default_config, tmp_path):
+    path = run_to_file(default_config, tmp_path / "s.nc", scenarios=BLOCK, seed=2, summary=True, keep_sample=50)
+    with xr.open_dataset(path) as ds:
+        assert ds.sizes["sample"] == 50 and ds.sample_inputs.sel(input="pue_ai").size == 50
+        assert "first 50 scenarios" in ds.attrs["sample_note"]
+    none = run(default_config, scenarios=BLOCK, seed=2, summary=True, keep_sample=0)
+    assert "sample_inputs" not in none and "sample" not in none.dims
+
+
+def test_the_kept_sample_survives_a_checkpoint(default_config, tmp_path):
+    from engine.stats.state import SummaryState
+
+    s = run(default_config, scenarios=2 * BLOCK, seed=3, summary=True, keep_sample=BLOCK + 10, chunk_size=BLOCK)
+    from engine.execution.tasks import ChunkJob, compute_chunk
+    from engine.inputs.layout import build_layout
+    from engine.stats.spec import build_summary_spec
+
+    layout = build_layout(default_config)
+    spec = build_summary_spec(default_config, layout, keep_sample=BLOCK + 10)
+    job = ChunkJob(layout, 3, "numba", "float64", spec)
+    state = SummaryState(spec)
+    state.add(compute_chunk(job, 0, BLOCK))
+    state.save(tmp_path / "state.npz")
+    back = SummaryState.load(spec, tmp_path / "state.npz")
+    back.add(compute_chunk(job, BLOCK, BLOCK))
+    ds = back.to_dataset(dict(s.attrs))
+    np.testing.assert_array_equal(ds.sample_inputs.values, s.sample_inputs.values)
+    np.testing.assert_array_equal(ds.sample_electricity_total.values, s.sample_electricity_total.values)

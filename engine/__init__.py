@@ -24,4 +24,6 @@ from engine.config import Config, load_config  # noqa: E402
 from engine.errors import ConfigError  # noqa: E402
 from engine.execution import run, run_to_file  # noqa: E402
 
+import engine.analysis.accessor  # noqa: E402,F401  (registers the ds.dcproj accessor)
+
 __all__ = ["Config", "ConfigError", "load_config", "run", "run_to_file", "__version__"]

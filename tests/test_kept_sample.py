@@ -71,3 +71,21 @@ def test_the_kept_sample_survives_a_checkpoint(default_config, tmp_path):
     ds = back.to_dataset(dict(s.attrs))
     np.testing.assert_array_equal(ds.sample_inputs.values, s.sample_inputs.values)
     np.testing.assert_array_equal(ds.sample_electricity_total.values, s.sample_electricity_total.values)
+
+
+def test_sensitivity_and_discovery_read_the_kept_sample(summary_and_cube):
+    """The per-scenario analyses of a summary file use its kept scenarios: the same answer as on
+    the full cube of those scenarios."""
+    from engine.analysis.discovery import discover
+    from engine.analysis.results import kept_sample_view
+    from engine.analysis.sensitivity import ranked_table, sensitivity
+
+    s, c = summary_and_cube
+    view = kept_sample_view(s)
+    assert view.sizes["scenario"] == KEEP and view.attrs["dcproj_kind"] == "kept_sample"
+    np.testing.assert_allclose(total(view, "electricity", "dc_only").values, total(c, "electricity", "dc_only").values, rtol=1e-6)
+    a = ranked_table(sensitivity(s, year=2030, boundary="dc_only", bootstrap=5, measures=["spearman"]), 2030, "dc_only", measure="spearman")
+    b = ranked_table(sensitivity(c, year=2030, boundary="dc_only", bootstrap=5, measures=["spearman"]), 2030, "dc_only", measure="spearman")
+    assert list(a.input[:5]) == list(b.input[:5])
+    np.testing.assert_allclose(a.value.values, b.value.values, atol=1e-6)
+    assert discover(s, "electricity.dc_only.2030 > 1000").boxes is not None

@@ -3,7 +3,9 @@
 Reads both kinds of file dcproj writes: a full cube (``dcproj_kind = "full"``; totals are
 summed per scenario, in float64, and reduced exactly) and a streaming summary
 (``dcproj_kind = "summary"``, :mod:`engine.stats`; the stored quantiles and means are
-looked up).  Imports the output registry and the statistics' specs; never the execution layer.
+looked up).  A full cube with a ``weight`` variable (importance weights over ``scenario``) is
+summarised with those weights (:mod:`.weighted`); without one every scenario counts equally.
+Imports the output registry and the statistics' specs; never the execution layer.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from engine.analysis.weighted import dataset_weights, mean_over, probability_over, quantile_over
 from engine.errors import AnalysisError
 from engine.output.variables import BOUNDARIES, VARIABLES
 from engine.stats.spec import parse_threshold
 
-__all__ = ["TABLE_QUANTILES", "total", "summarise", "exceedance", "is_summary"]
+__all__ = ["TABLE_QUANTILES", "total", "summarise", "exceedance", "is_summary", "kept_sample_view"]
 
 TABLE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)  # the columns of dcproj summary
 GROUPINGS = ("region", "component")
@@ -38,15 +41,47 @@ def _check(variable: str, boundary: str, by: str | None) -> None:
         raise AnalysisError(f"{variable} has no component dimension")
 
 
+SAMPLE_KIND = "kept_sample"  # dcproj_kind of the per-scenario view of a summary's kept sample
+
+
+def kept_sample_view(ds: xr.Dataset) -> xr.Dataset:
+    """A full cube as it is; a summary file's kept sample (``sample_*``) as a per-scenario dataset.
+
+    The view has dim ``scenario`` (the kept scenarios' indices), ``inputs``,
+    ``effective_inputs`` and the kept totals (``<variable>_total`` by boundary and year,
+    ``electricity_by_region``), with ``dcproj_kind = "kept_sample"``; :func:`total` reads it.
+    A summary file without a kept sample is an :class:`~engine.errors.AnalysisError`.
+    """
+    if not is_summary(ds):
+        return ds
+    if "sample_inputs" not in ds:
+        raise AnalysisError(
+            "this summary file keeps no scenarios (it was run with --keep-sample 0): per-scenario analyses need "
+            "a full cube or a summary run with a kept sample"
+        )
+    names = {v: v.removeprefix("sample_") for v in ds.data_vars if v.startswith("sample_")}
+    view = ds[list(names)].drop_vars("scenario", errors="ignore")  # the summary's scalar realization coordinate
+    view = view.rename(names).rename({"sample": "scenario"})
+    view = view.drop_vars([c for c in view.coords if c not in ("scenario", "year", "region", "boundary", "input", "effective_input")])
+    view.attrs = dict(ds.attrs, dcproj_kind=SAMPLE_KIND)
+    return view
+
+
 def total(ds: xr.Dataset, variable: str = "electricity", boundary: str = "incl_crypto", by: str | None = None) -> xr.DataArray:
-    """Per-scenario total of ``variable`` [its units] over the components of ``boundary`` (full cubes).
+    """Per-scenario total of ``variable`` [its units] over the components of ``boundary`` (full cubes
+    and kept samples, :func:`kept_sample_view`).
 
     Sums over regions and components (float64 accumulation), keeping ``by`` if given.
     Water is summed over on- and off-site use.
     """
     _check(variable, boundary, by)
     if is_summary(ds):
-        raise AnalysisError("a summary file holds no per-scenario values; use summarise() for its statistics")
+        raise AnalysisError(
+            "a summary file holds no per-scenario values; use summarise() for its statistics, or kept_sample_view(ds) "
+            "for the scenarios it kept"
+        )
+    if ds.attrs.get("dcproj_kind") == SAMPLE_KIND:
+        return _kept_total(ds, variable, boundary, by)
     da = ds[variable]
     if "component" in da.dims:
         da = da.sel(component=BOUNDARIES[boundary])
@@ -55,6 +90,14 @@ def total(ds: xr.Dataset, variable: str = "electricity", boundary: str = "incl_c
     out = da.astype(np.float64).sum(dims) if dims else da.astype(np.float64)
     out.attrs = dict(da.attrs)
     return out
+
+
+def _kept_total(ds: xr.Dataset, variable: str, boundary: str, by: str | None) -> xr.DataArray:
+    if by == "component" or (by == "region" and variable != "electricity"):
+        raise AnalysisError(f"the kept sample holds {variable} totals{' and electricity by region' if by else ''}, not by {by}")
+    name = "electricity_by_region" if by == "region" else f"{variable}_total"
+    da = ds[name].astype(np.float64)
+    return da.sel(boundary=boundary) if "boundary" in da.dims else da
 
 
 def _summary_stats(ds: xr.Dataset, variable: str, boundary: str, by: str | None) -> tuple[xr.DataArray, xr.DataArray]:
@@ -78,7 +121,10 @@ def summarise(
     by: str | None = None,
     year: int | None = None,
 ) -> pd.DataFrame:
-    """Quantiles (5, 25, 50, 75, 95 %) and mean of the total per year (and per ``by`` group)."""
+    """Quantiles (5, 25, 50, 75, 95 %) and mean of the total per year (and per ``by`` group).
+
+    A full cube with a ``weight`` variable gives weighted quantiles (inverted CDF) and means.
+    """
     _check(variable, boundary, by)
     years = [int(y) for y in ds["year"].values]
     if year is not None and year not in years:
@@ -91,9 +137,9 @@ def summarise(
             raise AnalysisError(f"the summary file lacks quantiles {missing}; it has {have}")
         q = q.sel(quantile=list(TABLE_QUANTILES), method="nearest")
     else:
-        da = total(ds, variable, boundary, by)
-        q = da.quantile(list(TABLE_QUANTILES), dim="scenario")
-        mean = da.mean("scenario")
+        da, weights = total(ds, variable, boundary, by), dataset_weights(ds)
+        q = quantile_over(da, weights, TABLE_QUANTILES)
+        mean = mean_over(da, weights)
     if year is not None:
         q, mean = q.sel(year=[year]), mean.sel(year=[year])
     q = q.transpose("quantile", ...)
@@ -106,8 +152,9 @@ def summarise(
 def exceedance(ds: xr.Dataset, thresholds=()) -> pd.DataFrame:
     """P(total > value) for ``thresholds`` (:class:`engine.stats.spec.ThresholdSpec` or strings).
 
-    Full cube: computed exactly from the scenarios.  Summary: the probabilities stored in the
-    file (all of them if ``thresholds`` is empty); a threshold it does not hold is an error.
+    Full cube: computed exactly from the scenarios (weighted by ``weight`` if the cube has one).
+    Summary: the probabilities stored in the file (all of them if ``thresholds`` is empty); a
+    threshold it does not hold is an error.
     """
     wanted = [parse_threshold(t) if isinstance(t, str) else t for t in thresholds]
     rows = []
@@ -134,9 +181,9 @@ def exceedance(ds: xr.Dataset, thresholds=()) -> pd.DataFrame:
                 )
             rows.append((stored[k][1], stored[k][0]))
     else:
-        n = ds.sizes["scenario"]
+        weights = dataset_weights(ds)
         for t in wanted:
             _check(t.variable, t.boundary, None)
             tot = total(ds, t.variable, t.boundary).sel(year=t.year)
-            rows.append((t.label(VARIABLES[t.variable].units_label), float((tot > t.value).sum()) / n))
+            rows.append((t.label(VARIABLES[t.variable].units_label), float(probability_over(tot > t.value, weights)[0])))
     return pd.DataFrame(rows, columns=["event", "probability"]).set_index("event")

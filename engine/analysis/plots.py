@@ -1,0 +1,259 @@
+"""Figures of a run, in one style: fan chart, stacked medians by region or component, prior vs
+posterior, tornado.
+
+Every function takes the run (full cube or summary file; a tornado takes its ranked table),
+draws on a :class:`matplotlib.figure.Figure` made without pyplot (no GUI backend, no global
+state: Agg renders it), labels the axes with the variable's ``units_label``, and returns the
+figure; given ``path`` it also writes it, as PNG or SVG by the suffix, atomically
+(:mod:`.files`).  :data:`PLOTS` is the registry ``kind -> function`` behind ``dcproj plot``.
+Needs matplotlib (``pip install -e ".[plot]"``), imported only here.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from engine.analysis import answers
+from engine.analysis.evidence import comparable, published_estimates
+from engine.analysis.files import atomic_output, suffix_of
+from engine.errors import AnalysisError
+
+__all__ = ["STYLE", "FORMATS", "PLOTS", "plot", "fan", "regions", "components", "posterior", "tornado", "save", "figure_bytes"]
+
+STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "figure.dpi": 100,
+    "savefig.bbox": "tight",
+    "svg.fonttype": "path",  # self-contained SVG: glyphs as paths, no font files
+    "svg.hashsalt": "dcproj",  # reproducible ids
+}
+MAIN, PRIOR = "#1f5f8b", "#9a9a9a"
+PALETTE = ("#1f5f8b", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d96a3", "#2e4057", "#a05195")
+FORMATS = {"png": {"dpi": 150}, "svg": {"metadata": {"Date": None}}}  # suffix -> savefig options
+FAN_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+KIND_MARKER = {"measured": "o", "projected": "D"}
+
+
+def _styled(func):
+    """Run ``func`` under :data:`STYLE`, so every figure looks alike whatever the user's rcParams."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@_styled
+def save(fig: Figure, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``fig`` to ``path`` (PNG or SVG by its suffix) via a temporary file; never a partial file."""
+    fmt = suffix_of(path, FORMATS)
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        fig.savefig(tmp, format=fmt, **FORMATS[fmt])
+    return Path(path)
+
+
+@_styled
+def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
+    """``fig`` rendered in memory as PNG or SVG bytes (for embedding in a report)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, **FORMATS[fmt])
+    return buf.getvalue()
+
+
+def _finish(fig: Figure, path, overwrite: bool) -> Figure:
+    if path is not None:
+        save(fig, path, overwrite=overwrite)
+    return fig
+
+
+def _axes(figsize=(8, 4.8)):
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _ylabel(q: xr.DataArray, variable: str, boundary: str) -> str:
+    return f"{variable.replace('_', ' ')}, {boundary} [{q.attrs.get('units_label', q.attrs.get('units', '?'))}]"
+
+
+def _subtitle(ds: xr.Dataset) -> str:
+    n = f"{int(ds.attrs['scenarios']):,} scenarios" if "scenarios" in ds.attrs else ""
+    w = f", weighted (n_eff = {answers.n_effective(ds):,.0f})" if answers.weights(ds) is not None else ""
+    return f"config {ds.attrs.get('config_name', '?')}, {n}{w}, dcproj {ds.attrs.get('dcproj_version', '?')}"
+
+
+def _bands(ax, q: xr.DataArray, color: str, label: str) -> None:
+    """Median line with 50 % and 90 % bands from quantiles at :data:`FAN_LEVELS`."""
+    years = q["year"].values
+    p = {lvl: q.sel(quantile=lvl).values for lvl in FAN_LEVELS}
+    ax.fill_between(years, p[0.05], p[0.95], color=color, alpha=0.18, linewidth=0, label=f"{label} 90 % interval")
+    ax.fill_between(years, p[0.25], p[0.75], color=color, alpha=0.35, linewidth=0, label=f"{label} 50 % interval")
+    ax.plot(years, p[0.5], color=color, linewidth=2, label=f"{label} median")
+
+
+def _published(ax, ds, variable, boundary, table) -> None:
+    """The global published estimates of ``boundary`` as markers, coloured by source."""
+    rows = comparable(published_estimates() if table is None else table, ds, variable, boundary)
+    handles = []
+    for i, (source, group) in enumerate(rows.groupby("source", sort=True)):
+        color = PALETTE[1 + i % (len(PALETTE) - 1)]
+        for _, r in group.iterrows():
+            lo = r["low"] if np.isfinite(r["low"]) else (r["value"] if np.isfinite(r["value"]) else r["high"])
+            hi = r["high"] if np.isfinite(r["high"]) else (r["value"] if np.isfinite(r["value"]) else r["low"])
+            ax.vlines(r["year"], lo, hi, color=color, linewidth=2.5)
+            if np.isfinite(r["value"]):
+                ax.plot(
+                    r["year"], r["value"], KIND_MARKER.get(r["kind"], "s"), color=color, markeredgecolor="white", markersize=7
+                )
+        name = source if len(source) <= 60 else source[:58] + "…"
+        handles.append(Line2D([], [], color=color, marker="s", linestyle="", label=f"{name} [{boundary}]"))
+    if handles:
+        kinds = [Line2D([], [], color="black", marker=m, linestyle="", label=k) for k, m in KIND_MARKER.items()]
+        kinds.append(Line2D([], [], color="black", linewidth=2.5, label="published range (low-high)"))
+        ax.figure.legend(handles=handles + kinds, loc="outside lower center", ncols=2, title="published estimates (global)")
+
+
+@_styled
+def fan(
+    ds, path=None, *, boundary="dc_only", variable="electricity", region=None, published=True, table=None, overwrite=False
+) -> Figure:
+    """Fan chart of the total per year: median, 50 % and 90 % bands [the variable's units].
+
+    Parameters
+    ----------
+    ds
+        A full cube (weighted if it has a ``weight`` variable) or a summary file.
+    boundary, variable, region
+        What to total (``region=None``: global).
+    published
+        Mark the global published estimates of the same boundary and unit (:mod:`.evidence`);
+        ``table`` replaces the repository's table.
+    path, overwrite
+        Also write the figure there (``.png`` or ``.svg``).
+    """
+    q = answers.total_quantiles(ds, FAN_LEVELS, variable, boundary, region=region)
+    fig, ax = _axes((9, 6.4) if published and region is None else (8, 4.8))
+    _bands(ax, q, MAIN, "dcproj")
+    if published and region is None:
+        _published(ax, ds, variable, boundary, table)
+    ax.legend(loc="upper left")
+    ax.set(xlabel="year", ylabel=_ylabel(q, variable, boundary), ylim=(0, None))
+    ax.set_title(f"{variable.replace('_', ' ')} {boundary}, {region or 'global'}\n{_subtitle(ds)}")
+    return _finish(fig, path, overwrite)
+
+
+def _stacked(ds, by: str, path, boundary, variable, overwrite) -> Figure:
+    med = answers.total_quantiles(ds, [0.5], variable, boundary, by=by).sel(quantile=0.5)
+    total = answers.total_quantiles(ds, [0.5], variable, boundary).sel(quantile=0.5)
+    fig, ax = _axes()
+    parts = [str(p) for p in med[by].values]
+    ax.stackplot(
+        med["year"].values,
+        *[med.sel({by: p}).values for p in parts],
+        labels=[p.replace("_", " ") for p in parts],
+        colors=(PALETTE * 2)[: len(parts)],
+        alpha=0.85,
+    )
+    ax.plot(total["year"].values, total.values, "k--", linewidth=1.5, label="median of the total")
+    ax.legend(loc="upper left", reverse=True)
+    ax.set(xlabel="year", ylabel=_ylabel(med, variable, boundary), ylim=(0, None))
+    ax.set_title(
+        f"median {variable.replace('_', ' ')} by {by}, {boundary} (medians stacked; their sum is not the median of the total)\n"
+        f"{_subtitle(ds)}",
+        fontsize=10,
+    )
+    return _finish(fig, path, overwrite)
+
+
+@_styled
+def regions(ds, path=None, *, boundary="dc_only", variable="electricity", overwrite=False) -> Figure:
+    """Stacked areas of the median per region [the variable's units], with the median of the total."""
+    return _stacked(ds, "region", path, boundary, variable, overwrite)
+
+
+@_styled
+def components(ds, path=None, *, boundary="dc_only", variable="electricity", overwrite=False) -> Figure:
+    """Stacked areas of the median per component of ``boundary`` [the variable's units]."""
+    return _stacked(ds, "component", path, boundary, variable, overwrite)
+
+
+@_styled
+def posterior(ds, path=None, *, boundary="dc_only", variable="electricity", region=None, overwrite=False) -> Figure:
+    """Prior (every scenario alike) vs posterior (weighted by ``weight``) fan chart [the variable's units]."""
+    if answers.weights(ds) is None:
+        raise AnalysisError("the file has no 'weight' variable: there is no posterior to compare with the prior")
+    prior = answers.total_quantiles(ds.drop_vars("weight"), FAN_LEVELS, variable, boundary, region=region)
+    post = answers.total_quantiles(ds, FAN_LEVELS, variable, boundary, region=region)
+    fig, ax = _axes()
+    _bands(ax, prior, PRIOR, "prior")
+    _bands(ax, post, MAIN, "posterior")
+    ax.legend(loc="upper left")
+    ax.set(xlabel="year", ylabel=_ylabel(post, variable, boundary), ylim=(0, None))
+    ax.set_title(f"prior vs posterior: {variable.replace('_', ' ')} {boundary}, {region or 'global'}\n{_subtitle(ds)}")
+    return _finish(fig, path, overwrite)
+
+
+@_styled
+def tornado(frame: pd.DataFrame, path=None, *, units: str = "", title: str = "sensitivity", overwrite=False) -> Figure:
+    """Tornado chart of a ranked table (first row on top).
+
+    Parameters
+    ----------
+    frame
+        Columns ``input``, ``value``, ``low``, ``high``: per input, a bar from ``low`` to ``high``
+        split at ``value`` (e.g. the output at the input's low and high ends around the
+        baseline, or an index with its interval) [``units``].
+    units
+        The unit of the values, for the axis label.
+    """
+    missing = [c for c in ("input", "value", "low", "high") if c not in frame.columns]
+    if missing:
+        raise AnalysisError(f"a tornado needs the columns input, value, low, high; the table lacks {missing}")
+    rows = frame.reset_index(drop=True)
+    fig, ax = _axes((8, 0.9 + 0.35 * max(len(rows), 1)))
+    y = np.arange(len(rows))[::-1]
+    value, low, high = (rows[c].to_numpy(dtype=float) for c in ("value", "low", "high"))
+    lo, hi = np.minimum(low, high), np.maximum(low, high)
+    ax.barh(y, value - lo, left=lo, color=PALETTE[1], height=0.6, label="low side")
+    ax.barh(y, hi - value, left=value, color=PALETTE[0], height=0.6, label="high side")
+    ax.plot(value, y, "|", color="black", markersize=14, label="value")
+    if len(rows) and np.allclose(value, value[0]):
+        ax.axvline(value[0], color="black", linewidth=0.8)
+    ax.set_yticks(y, [str(i) for i in rows["input"]])
+    ax.set(xlabel=f"{title} [{units}]" if units else title, title=title)
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="lower right")
+    return _finish(fig, path, overwrite)
+
+
+PLOTS = {
+    "fan": fan,
+    "regions": regions,
+    "components": components,
+    "posterior": posterior,
+}  # kind -> function(ds, path, **options)
+
+
+def plot(ds, kind: str, path=None, **options) -> Figure:
+    """Draw the figure ``kind`` (one of :data:`PLOTS`) of ``ds``; see each function for its options."""
+    if kind not in PLOTS:
+        raise AnalysisError(f"unknown plot kind {kind!r}; expected one of {sorted(PLOTS)} (tornado: plots.tornado(frame))")
+    return PLOTS[kind](ds, path, **options)

@@ -1,0 +1,161 @@
+"""``dcproj sensitivity`` and ``dcproj discover``: which inputs drive a run, and which ranges make an event.
+
+Thin faces over :mod:`engine.analysis.sensitivity` and :mod:`engine.analysis.discovery`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import uuid
+from pathlib import Path
+
+import click
+
+from engine.analysis.estimators import MEASURES
+from engine.cli.errors import reports_errors
+from engine.cli.inspect_cmds import _open_run
+from engine.errors import OutputError
+from engine.output.variables import BOUNDARIES, VARIABLES
+
+__all__ = ["sensitivity_cmd", "discover_cmd"]
+
+OUT_KINDS = (".nc", ".csv")
+
+
+@click.command("sensitivity")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--year", type=int, default=None, help="The year to analyse; default all (netCDF --out only).")
+@click.option(
+    "--boundary",
+    type=click.Choice(list(BOUNDARIES)),
+    default=None,
+    help="incl_crypto or dc_only; default both in a netCDF --out, incl_crypto in the table.",
+)
+@click.option("--variable", type=click.Choice(list(VARIABLES)), default="electricity", show_default=True)
+@click.option(
+    "--measure",
+    "measures",
+    type=click.Choice(list(MEASURES)),
+    multiple=True,
+    help="first_order (Var E[Y|X]/Var Y), delta (Borgonovo), spearman, prcc (repeatable); default: all in a "
+    "netCDF --out, first_order in the table and CSV.",
+)
+@click.option(
+    "--input", "inputs", multiple=True, help="Only these inputs or families, e.g. --input accelerator_share (repeatable)."
+)
+@click.option(
+    "--bootstrap", type=click.IntRange(0), default=100, show_default=True, help="Bootstrap replicates for the intervals."
+)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="sens.nc: the whole result as netCDF; sens.csv: the ranked table (input, value, low, high).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@reports_errors
+def sensitivity_cmd(path, year, boundary, variable, measures, inputs, bootstrap, seed, out, overwrite):
+    """Rank the inputs of a full cube by their influence on a total: given-data indices with bootstrap intervals.
+
+    Valid with correlated inputs (the config's copula); weighted when the cube has a weight
+    variable.  Prints the ranked table for --year (and --boundary).
+    """
+    from engine.analysis.sensitivity import ranked_table, sensitivity
+
+    kind = _out_kind(out, overwrite, path)
+    table_needed = kind != ".nc"
+    if table_needed and year is None:
+        raise click.UsageError("--year is required unless --out is a netCDF file (.nc)")
+    if table_needed and len(measures) > 1:
+        raise click.UsageError("the table and the CSV hold one --measure; write a .nc for several")
+    has_boundary = "component" in VARIABLES[variable].dims
+    table_boundary = (boundary or "incl_crypto") if has_boundary else None
+    chosen = list(measures) or (["first_order"] if table_needed else None)
+    with _open_run(path) as ds:
+        sens = sensitivity(
+            ds,
+            year=year,
+            boundary=(boundary if kind == ".nc" else table_boundary) if has_boundary else None,
+            variable=variable,
+            inputs=list(inputs) or None,
+            bootstrap=bootstrap,
+            seed=seed,
+            measures=chosen,
+        )
+    measure = (chosen or list(MEASURES))[0]
+    if year is not None:
+        frame = ranked_table(sens, year, table_boundary, measure)
+        where = f", {table_boundary}" if table_boundary else ""
+        click.echo(
+            f"{measure} of {variable} {year}{where} ({sens.attrs['ci_level']:.0%} bootstrap intervals, {bootstrap} replicates)"
+        )
+        click.echo(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if sens.attrs.get("notes"):
+        click.echo(f"notes: {sens.attrs['notes']}")
+    if kind == ".nc":
+        from engine.output.netcdf import write_dataset
+
+        sens.attrs["command"] = shlex.join(["dcproj", *sys.argv[1:]])
+        click.echo(f"wrote {write_dataset(sens, out, overwrite=overwrite)}")
+    elif kind == ".csv":
+        click.echo(f"wrote {_write_csv(frame, out, overwrite)}")
+
+
+def _out_kind(out: Path | None, overwrite: bool, run: Path) -> str | None:
+    """The kind of ``--out`` (``.nc``, ``.csv``, or None for none), refused early if it may not be written."""
+    if out is None:
+        return None
+    from engine.output.guard import check_destination
+    from engine.output.netcdf import check_writable
+
+    if out.suffix.lower() not in OUT_KINDS:
+        raise OutputError(f"{out}: expected a .nc (the whole result) or .csv (the ranked table) file name")
+    check_destination(out, overwrite=overwrite, protected=(run,))
+    check_writable(out)
+    return out.suffix.lower()
+
+
+def _write_csv(frame, out: Path, overwrite: bool) -> Path:
+    """Write ``frame`` to a temporary file beside ``out``, then move it into place."""
+    from engine.output.guard import place
+
+    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.part"
+    try:
+        frame.to_csv(tmp, index=False)
+    except BaseException:
+        if tmp.exists():
+            os.unlink(tmp)
+        raise
+    return place(tmp, out, overwrite=overwrite)
+
+
+@click.command("discover")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--where",
+    required=True,
+    metavar="VARIABLE.BOUNDARY.YEAR OP VALUE",
+    help="The event, e.g. 'electricity.dc_only.2030 > 1000' or 'installed_accelerators.2030 > 40'; OP: >, <, >=, <=.",
+)
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.8, show_default=True, help="Minimum density of a box.")
+@click.option("--input", "inputs", multiple=True, help="Only these inputs or families (repeatable).")
+@click.option("--max-boxes", type=click.IntRange(1), default=3, show_default=True)
+@click.option("--steps", is_flag=True, help="Also print every box's peeling trajectory.")
+@reports_errors
+def discover_cmd(path, where, threshold, inputs, max_boxes, steps):
+    """Find the ranges of the inputs in which an event is frequent (PRIM boxes, EMA Workbench).
+
+    Prints each box's restricted inputs with its coverage (share of the event's scenarios
+    inside) and density (share of the box's scenarios with the event).
+    """
+    from engine.analysis.discovery import discover
+
+    with _open_run(path) as ds:
+        found = discover(ds, where, inputs=list(inputs) or None, threshold=threshold, max_boxes=max_boxes)
+    click.echo(found.table())
+    if steps and not found.steps.empty:
+        click.echo(found.steps.to_string(index=False, float_format=lambda v: f"{v:.4f}"))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from engine.analysis.results import _check, _summary_stats, is_summary, total
+from engine.analysis.results import _check, _summary_stats, is_summary, kept_sample_view, total
 from engine.analysis.results import exceedance as _stored_exceedance
 from engine.analysis.weighted import binomial_se, dataset_weights, kish_ess, mean_over, probability_over, quantile_over
 from engine.errors import AnalysisError
@@ -239,6 +239,14 @@ def quantile_standard_error(
     return se.rename("standard_error")
 
 
+def _is_stored(ds: xr.Dataset, spec: ThresholdSpec) -> bool:
+    """Whether a summary file stored the exceedance probability of ``spec``."""
+    if ds.sizes.get("threshold", 0) == 0:
+        return False
+    keys = zip(ds.threshold_variable.values, ds.threshold_boundary.values, ds.threshold_year.values, ds.threshold_value.values, strict=True)
+    return any((str(v), str(b), int(y), float(x)) == (spec.variable, spec.boundary, spec.year, spec.value) for v, b, y, x in keys)
+
+
 def exceedance(
     ds: xr.Dataset, value: float, year: int = 2030, boundary: str = "dc_only", variable: str = "electricity"
 ) -> Exceedance:
@@ -246,8 +254,8 @@ def exceedance(
 
     Full cube: the exact (weighted) fraction of scenarios above ``value``; standard error
     ``sqrt(p (1 - p) / n_eff)`` with Kish's effective sample size.  Summary file: the probability
-    stored for that threshold (an error naming the stored ones otherwise), error with ``n`` = its
-    scenario count.
+    stored for that threshold, error with ``n`` = its scenario count; a threshold it did not store
+    is estimated from its kept scenarios (``n`` = their count), or is an error naming the stored ones.
 
     Parameters
     ----------
@@ -261,6 +269,10 @@ def exceedance(
     spec = ThresholdSpec(variable, boundary, int(year), float(value))
     label = spec.label(VARIABLES[variable].units_label)
     if is_summary(ds):
+        if not _is_stored(ds, spec) and "sample_inputs" in ds:  # not stored: estimate it from the kept scenarios
+            kept = kept_sample_view(ds)
+            p, n = probability_over(total(kept, variable, boundary).sel(year=int(year)) > float(value), None)
+            return Exceedance(f"{label} [from the {kept.sizes['scenario']:,} kept scenarios]", float(p), float(binomial_se(float(p), n)), n)
         p = float(_stored_exceedance(ds, [spec])["probability"].iloc[0])
         n = n_effective(ds)
         return Exceedance(label, p, float(binomial_se(p, n)), n, stored=True)

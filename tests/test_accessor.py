@@ -191,10 +191,14 @@ def test_summary_exceedance_is_the_stored_probability():
     p = float(s.exceedance_probability.values[i])
     assert ex.stored and ex.probability == p
     assert ex.standard_error == pytest.approx(np.sqrt(p * (1 - p) / runs.SCENARIOS))
+    est = s.dcproj.exceedance(900, year=2030)  # not stored: estimated from the kept scenarios
+    kept = s.sample_electricity_total.sel(boundary="dc_only", year=2030).values.astype(np.float64)
+    assert not est.stored and "kept scenarios" in est.event
+    assert est.probability == pytest.approx(float((kept > 900).mean()), abs=1e-12)
     with pytest.raises(
         AnalysisError, match=r"holds: P\(electricity incl_crypto 2030 > 1000 TWh\), P\(electricity dc_only 2030 > 1000"
     ):
-        s.dcproj.exceedance(900, year=2030)
+        s.drop_vars([v for v in s.data_vars if v.startswith("sample_")]).dcproj.exceedance(900, year=2030)
 
 
 def test_summary_has_no_per_scenario_total():

@@ -117,7 +117,7 @@ def test_weighted_coverage_and_density(cube):
 
 
 def test_discovery_refuses_what_it_cannot_answer(cube):
-    with pytest.raises(AnalysisError, match="needs a full cube"):
+    with pytest.raises(AnalysisError, match="keeps no scenarios"):  # a summary without a kept sample
         discover(cube.assign_attrs(dcproj_kind="summary"))
     with pytest.raises(AnalysisError, match="none of the scenarios"):
         discover(_toy_cube(n=50), "electricity.dc_only.2030 > 1e9")

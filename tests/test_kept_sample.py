@@ -89,3 +89,13 @@ def test_sensitivity_and_discovery_read_the_kept_sample(summary_and_cube):
     assert list(a.input[:5]) == list(b.input[:5])
     np.testing.assert_allclose(a.value.values, b.value.values, atol=1e-6)
     assert discover(s, "electricity.dc_only.2030 > 1000").boxes is not None
+
+
+def test_the_accessor_exposes_sensitivity_and_discovery(summary_and_cube):
+    from engine.analysis.sensitivity import sensitivity
+
+    s, c = summary_and_cube
+    via = c.dcproj.sensitivity(year=2030, boundary="dc_only", bootstrap=3, measures=["spearman"])
+    direct = sensitivity(c, year=2030, boundary="dc_only", bootstrap=3, measures=["spearman"])
+    np.testing.assert_array_equal(via.spearman.values, direct.spearman.values)
+    assert s.dcproj.discover("electricity.dc_only.2030 > 1000").boxes is not None

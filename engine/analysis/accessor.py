@@ -98,6 +98,19 @@ class DcprojAccessor:
         """The table of ``dcproj summary``: 5/25/50/75/95 % and mean per year (pandas)."""
         return summarise(self._checked(), variable, boundary, by, year)
 
+    def sensitivity(self, year=None, boundary=None, variable: str = "electricity", **kwargs) -> xr.Dataset:
+        """Given-data sensitivity indices over input × year × boundary with bootstrap intervals
+        (:func:`engine.analysis.sensitivity.sensitivity`; a summary file uses its kept scenarios)."""
+        from engine.analysis.sensitivity import sensitivity
+
+        return sensitivity(self._checked(), year=year, boundary=boundary, variable=variable, **kwargs)
+
+    def discover(self, where: str = "electricity.dc_only.2030 > 1000", **kwargs):
+        """PRIM boxes over the inputs for the event ``where`` (:func:`engine.analysis.discovery.discover`)."""
+        from engine.analysis.discovery import discover
+
+        return discover(self._checked(), where, **kwargs)
+
     @property
     def plot(self) -> PlotMethods:
         """Figures: ``fan``, ``regions``, ``components``, ``posterior`` (:mod:`engine.analysis.plots`)."""

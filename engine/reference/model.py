@@ -32,6 +32,8 @@ def _survival(age, scale, shape):
     return np.where(age > 0, np.exp(-((np.maximum(age, 0.0) / scale) ** shape)), 1.0)
 
 
+# One whole-array function on purpose (longer than the house's ~60 lines): an independent
+# transcription of the model, read line by line beside kernels.model.project_scenario.
 def project(x: np.ndarray, n_regions: int, n_years: int, dtype=np.float64) -> dict[str, np.ndarray]:
     """Evaluate the model for every row of ``x``.
 

@@ -19,6 +19,7 @@ __all__ = [
     "PartialCubeDamaged",
     "ResumeError",
     "ClusterError",
+    "WorkersLost",
     "BackendUnavailable",
     "NonFiniteError",
     "AnalysisError",
@@ -52,6 +53,27 @@ class ResumeError(UserError, ValueError):
 
 class ClusterError(UserError, ValueError):
     """The dask cluster cannot be created or reached."""
+
+
+class WorkersLost(ClusterError):
+    """A running cluster has had no worker for longer than its timeout, and none came back.
+
+    A sink that keeps the run's finished chunks sets ``partial`` (the sidecar directory); the
+    message then says how to finish the run with ``--resume``.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+        self.partial = None
+
+    def __str__(self) -> str:
+        if self.partial is None:
+            return self.message
+        return (
+            f"{self.message}. The finished chunks are kept in {self.partial}: once the cluster has workers again, "
+            "rerun the same command with --resume to finish the run"
+        )
 
 
 class BackendUnavailable(UserError, RuntimeError):

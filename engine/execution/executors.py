@@ -21,11 +21,12 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from engine.errors import RunError
+from engine.errors import ClusterError, RunError
 from engine.execution.tasks import ChunkJob, compute_chunk
 
 __all__ = ["SCHEDULERS", "InProcess", "DaskExecutor", "open_executor", "resolve_scheduler", "run_serial", "run_dask", "in_order"]
 
+POLL_SECONDS = 0.1  # the longest wait for a result between two looks at the cluster
 BATCH_QUEUE = 32  # chunks queued at least on a dask-jobqueue cluster (what adaptive scaling sees)
 AUTO_CLUSTER_SCENARIOS = 10_000_000  # --scheduler auto: a LocalCluster from this many scenarios up
 #: The named choices of ``--scheduler`` (anything else is a scheduler address).
@@ -73,11 +74,16 @@ class InProcess:
 
 
 class DaskExecutor:
-    """Chunks as dask tasks; how many run at once follows the cluster as workers come and go."""
+    """Chunks as dask tasks; how many run at once follows the cluster as workers come and go.
 
-    def __init__(self, client, target):
+    ``watch`` (:class:`~engine.execution.watchdog.ClusterWatch`, optional) is called while the
+    run waits for results: it replaces lost batch jobs and stops a run left without workers.
+    """
+
+    def __init__(self, client, target, watch=None):
         self.client = client
         self.target = target
+        self.watch = watch
         self._checked = 0.0
         self._threads = 0
         threads = self.threads()
@@ -98,7 +104,7 @@ class DaskExecutor:
         floor = BATCH_QUEUE if self.target.kind == "jobqueue" else 2
         in_flight = lambda: max(floor, self.threads() + 1)  # noqa: E731
         window = (lambda: max(2 * floor, 4 * self.threads())) if ordered else None
-        return run_dask(self.client, job, todo, in_flight=in_flight, window=window)
+        return run_dask(self.client, job, todo, in_flight=in_flight, window=window, watch=self.watch)
 
 
 @contextlib.contextmanager
@@ -107,22 +113,14 @@ def open_executor(target, memory_limit: int, progress: bool):
     if target is None:
         yield InProcess()
         return
-    from engine.execution.clusters import open_client
+    from engine.execution.clusters import dashboard_note, open_client
 
-    with open_client(target, memory_limit=memory_limit) as client:
-        ex = DaskExecutor(client, target)
+    with open_client(target, memory_limit=memory_limit) as (client, watch):
+        ex = DaskExecutor(client, target, watch)
         if progress:
-            link = f"; dashboard {client.dashboard_link}" if target.kind != "local" or _has_bokeh() else ""
-            print(f"dcproj: running on {ex.description} ({ex.parallel} parallel tasks){link}", file=sys.stderr, flush=True)
+            note = dashboard_note(client, target)
+            print(f"dcproj: running on {ex.description} ({ex.parallel} parallel tasks); {note}", file=sys.stderr, flush=True)
         yield ex
-
-
-def _has_bokeh() -> bool:
-    try:
-        import bokeh  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def run_serial(job: ChunkJob, chunks: Iterable[tuple[int, int, int]]) -> Iterator[tuple[int, object]]:
@@ -132,7 +130,7 @@ def run_serial(job: ChunkJob, chunks: Iterable[tuple[int, int, int]]) -> Iterato
 
 
 def run_dask(
-    client, job: ChunkJob, chunks: Iterable[tuple[int, int, int]], *, in_flight, window=None
+    client, job: ChunkJob, chunks: Iterable[tuple[int, int, int]], *, in_flight, window=None, watch=None
 ) -> Iterator[tuple[int, object]]:
     """Compute chunks as dask tasks; yield ``(index, result)`` as they complete.
 
@@ -141,15 +139,16 @@ def run_dask(
     only while its index is less than the oldest unfinished index + ``window``, which bounds
     what a caller merging in order has to buffer.  Both may be callables, asked again before
     each submission (a cluster that grows).  Tasks lost with a worker are recomputed by the
-    scheduler; on any error or interrupt the remaining tasks are cancelled.
+    scheduler; ``watch()``, called while waiting, may replace lost workers or raise (a cluster
+    without workers); on any error or interrupt the remaining tasks are cancelled.
     """
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
 
     todo = list(chunks)
     token = uuid.uuid4().hex[:8]
     pending: dict[str, int] = {}
     futures: dict[str, object] = {}
-    ac = as_completed(loop=client.loop)
+    ac = as_completed(loop=client.loop, with_results=True)  # fetched in the background: waiting for one is watched too
     nxt = 0
 
     def submit_more():
@@ -168,10 +167,13 @@ def run_dask(
 
     try:
         submit_more()
-        for fut in ac:
+        while not ac.is_empty():
+            try:
+                fut, result = _next_done(ac, watch)
+            except KilledWorker as exc:
+                raise ClusterError(_killed_message(exc, pending, todo)) from None
             i = pending.pop(fut.key)
             futures.pop(fut.key)
-            result = fut.result()
             fut.release()
             submit_more()
             yield i, result
@@ -181,6 +183,32 @@ def run_dask(
                 client.cancel(list(futures.values()), force=True)
             except Exception:  # noqa: BLE001 - the client may already be closing
                 pass
+
+
+def _next_done(ac, watch):
+    """The next ``(future, result)`` of the ``as_completed`` ``ac``, calling ``watch()`` while none is ready.
+
+    A result whose worker left before it was fetched is recomputed before it is ready, so the
+    wait for it is watched as well (``fut.result()`` would wait for it unwatched).
+    """
+    while not ac.has_ready():
+        if watch is not None:
+            watch()
+        with ac.thread_condition:  # as as_completed's own iterator waits: woken when a future finishes
+            ac.thread_condition.wait(timeout=POLL_SECONDS)
+    return next(ac)
+
+
+def _killed_message(exc, pending: dict[str, int], todo) -> str:
+    """What to tell the user when dask gave up on a chunk whose workers kept dying under it."""
+    i = pending.get(exc.task)
+    start = next((s for j, s, _ in todo if j == i), None)
+    what = f"chunk {i} (from scenario {start:,})" if start is not None else f"task {exc.task}"
+    return (
+        f"{what} was running on {exc.allowed_failures + 1} dask workers in turn, and each died under it; dask gives "
+        "up on a task then (distributed.scheduler.allowed-failures). Workers are killed when they exceed their memory "
+        "(give the jobs more memory, or pass a smaller --chunk-size) or when their batch jobs end (preemption, walltime)"
+    )
 
 
 def in_order(results: Iterable[tuple[int, object]], first: int) -> Iterator[tuple[int, object]]:

@@ -99,3 +99,19 @@ def test_the_accessor_exposes_sensitivity_and_discovery(summary_and_cube):
     direct = sensitivity(c, year=2030, boundary="dc_only", bootstrap=3, measures=["spearman"])
     np.testing.assert_array_equal(via.spearman.values, direct.spearman.values)
     assert s.dcproj.discover("electricity.dc_only.2030 > 1000").boxes is not None
+
+
+def test_dcproj_summary_answers_any_threshold_with_its_error(default_config, tmp_path):
+    """A threshold the run did not store is estimated from the kept scenarios, with its binomial error."""
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    path = run_to_file(default_config, tmp_path / "s.nc", scenarios=BLOCK, seed=8, summary=True, keep_sample=2000)
+    res = CliRunner().invoke(main, ["summary", str(path), "--boundary", "dc_only", "--threshold", "2030>1000"])
+    assert res.exit_code == 0, res.output
+    with xr.open_dataset(path) as ds:
+        kept = ds.sample_electricity_total.sel(boundary="dc_only", year=2030).values.astype(np.float64)
+    p = float((kept > 1000).mean())
+    line = next(ln for ln in res.output.splitlines() if ln.startswith("P(electricity dc_only 2030 > 1000 TWh)"))
+    assert "from the 2,000 kept scenarios" in line and f"= {p:.4f} ± {np.sqrt(p * (1 - p) / 2000):.4f}" in line

@@ -6,7 +6,6 @@ import contextlib
 from pathlib import Path
 
 import click
-import numpy as np
 
 from engine.analysis.results import GROUPINGS
 from engine.cli.errors import reports_errors
@@ -52,8 +51,9 @@ def summary_cmd(path, variable, boundary, by, year, thresholds):
     Reads full cubes and --summary files alike; for summary files the exceedance
     probabilities computed by the run are printed too.
     """
-    from engine.analysis.results import exceedance, is_summary, summarise
-    from engine.stats.spec import parse_threshold
+    from engine.analysis import answers
+    from engine.analysis.results import is_summary, summarise
+    from engine.stats.spec import ThresholdSpec, parse_threshold
 
     wanted = [parse_threshold(t, variable, boundary) for t in thresholds]
     with _open_run(path) as ds:
@@ -62,17 +62,15 @@ def summary_cmd(path, variable, boundary, by, year, thresholds):
         units = units.get("units_label", units.get("units", ""))
         kind = "summary of " if is_summary(ds) else ""
         title = f"{variable} [{units}], {boundary}, {kind}{ds.attrs.get('scenarios', '?')} scenarios ({path})"
-        events = None
-        if wanted:
-            events = exceedance(ds, wanted)
-        elif is_summary(ds) and ds.sizes.get("threshold", 0):
-            mine = (ds.threshold_variable == variable) & ((ds.threshold_boundary == boundary) | (ds.threshold_variable == "installed_accelerators"))
-            if bool(mine.any()):
-                events = exceedance(ds.isel(threshold=np.flatnonzero(mine.values)))
+        if not wanted and ds.sizes.get("threshold", 0):  # the probabilities the run stored, of --variable/--boundary
+            stored = zip(ds.threshold_variable.values, ds.threshold_boundary.values, ds.threshold_year.values,
+                         ds.threshold_value.values, strict=True)  # fmt: skip
+            wanted = [ThresholdSpec(str(v), str(b), int(y), float(x)) for v, b, y, x in stored
+                      if str(v) == variable and (str(b) == boundary or v == "installed_accelerators")]  # fmt: skip
+        events = [answers.exceedance(ds, t.value, t.year, t.boundary, t.variable) for t in wanted]
     _print_table(frame, title)
-    if events is not None and len(events):
-        for event, p in events["probability"].items():
-            click.echo(f"{event} = {p:.4f}")
+    for ex in events:
+        click.echo(f"{ex.event} = {ex.probability:.4f} ± {ex.standard_error:.4f} (Monte Carlo standard error, n = {ex.n_effective:,.0f})")
 
 
 @contextlib.contextmanager

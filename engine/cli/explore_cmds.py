@@ -59,10 +59,11 @@ OUT_KINDS = (".nc", ".csv")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @reports_errors
 def sensitivity_cmd(path, year, boundary, variable, measures, inputs, bootstrap, seed, out, overwrite):
-    """Rank the inputs of a full cube by their influence on a total: given-data indices with bootstrap intervals.
+    """Rank the inputs of a run by their influence on a total: given-data indices with bootstrap intervals.
 
-    Valid with correlated inputs (the config's copula); weighted when the cube has a weight
-    variable.  Prints the ranked table for --year (and --boundary).
+    Reads a full cube, or the kept scenarios of a summary file.  Valid with correlated inputs
+    (the config's copula); weighted when the file has a weight variable.  Prints the ranked
+    table for --year (and --boundary).
     """
     from engine.analysis.sensitivity import ranked_table, sensitivity
 

@@ -17,8 +17,12 @@ A scenario is one row ``x`` of sampled inputs.  Its columns are, in order:
 3. one standard-normal shipment shock per projected year from :data:`FIRST_GROWTH_YEAR`
    to the horizon.
 
-:func:`engine.layout.build_layout` builds the same layout (names, units, distributions)
-on the host.
+:func:`engine.inputs.layout.build_layout` builds the same layout (names, units,
+distributions) on the host.
+
+This module is longer than the house's ~400 lines on purpose: the input-column constants and
+the small equation functions must sit in one module, because :func:`kernels._target.build`
+compiles a module's functions into one namespace per target (CPU and GPU).
 """
 
 from __future__ import annotations

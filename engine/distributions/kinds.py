@@ -378,30 +378,14 @@ _PERCENTILE_SHAPES: dict[str, Callable[[PercentileDist], NormalDist | LognormalD
     "normal": _percentile_normal,
 }
 
-_MODELS = (
-    FixedDist,
-    UniformDist,
-    TriangularDist,
-    PertDist,
-    BetaDist,
-    NormalDist,
-    LognormalDist,
-    PercentileDist,
-)
+_MODELS = (FixedDist, UniformDist, TriangularDist, PertDist, BetaDist, NormalDist, LognormalDist, PercentileDist)
 
 #: Kind name -> model class.
 KINDS: dict[str, type[_DistributionBase]] = {m.model_fields["kind"].default: m for m in _MODELS}
 
 #: Any distribution kind; use as a pydantic field type (discriminated on ``kind``).
 Distribution = Annotated[
-    FixedDist
-    | UniformDist
-    | TriangularDist
-    | PertDist
-    | BetaDist
-    | NormalDist
-    | LognormalDist
-    | PercentileDist,
+    FixedDist | UniformDist | TriangularDist | PertDist | BetaDist | NormalDist | LognormalDist | PercentileDist,
     Field(discriminator="kind"),
 ]
 

@@ -1,7 +1,8 @@
 """Figures of a run, in one style: fan chart, stacked medians by region or component, prior vs
-posterior, tornado.
+posterior, storylines side by side, tornado.
 
-Every function takes the run (full cube or summary file; a tornado takes its ranked table),
+Every function takes the run (full cube or summary file; :func:`tornado` takes a ranked table,
+:func:`sensitivity_tornado` computes it from the run's scenarios or kept sample),
 draws on a :class:`matplotlib.figure.Figure` made without pyplot (no GUI backend, no global
 state: Agg renders it), labels the axes with the variable's ``units_label``, and returns the
 figure; given ``path`` it also writes it, as PNG or SVG by the suffix, atomically
@@ -21,13 +22,16 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from engine.analysis import answers
 from engine.analysis.evidence import comparable, published_estimates
 from engine.analysis.files import atomic_output, suffix_of
 from engine.errors import AnalysisError
+from engine.output.variables import VARIABLES
 
-__all__ = ["STYLE", "FORMATS", "PLOTS", "plot", "fan", "regions", "components", "posterior", "tornado", "save", "figure_bytes"]
+__all__ = ["STYLE", "FORMATS", "PLOTS", "plot", "fan", "regions", "components", "posterior", "storylines", "tornado",
+           "sensitivity_tornado", "save", "figure_bytes"]  # fmt: skip
 
 STYLE = {
     "font.size": 10,
@@ -212,7 +216,44 @@ def posterior(ds, path=None, *, boundary="dc_only", variable="electricity", regi
 
 
 @_styled
-def tornado(frame: pd.DataFrame, path=None, *, units: str = "", title: str = "sensitivity", overwrite=False) -> Figure:
+def storylines(ds, path=None, *, boundary="dc_only", variable="electricity", region=None, overwrite=False) -> Figure:
+    """The storylines of a storylines file side by side: per storyline a panel with the median and
+    the 90 % interval of the total per year [the variable's units]; the first storyline's median
+    is repeated, dashed, in the other panels for reference.
+
+    Parameters
+    ----------
+    ds
+        A file with a ``storyline`` dim (``dcproj run --storylines``), full cube or summary.
+    boundary, variable, region
+        What to total (``region=None``: global).
+    """
+    from engine.analysis.storylines import names, select
+
+    stories = names(ds)
+    q = {n: answers.total_quantiles(select(ds, n), (0.05, 0.5, 0.95), variable, boundary, region=region) for n in stories}
+    fig = Figure(figsize=(max(6.0, 3.2 * len(stories)), 4.6), layout="constrained")
+    axes = fig.subplots(1, len(stories), sharey=True, squeeze=False)[0]
+    first = q[stories[0]].sel(quantile=0.5)
+    for i, (ax, n) in enumerate(zip(axes, stories, strict=True)):
+        color, years = PALETTE[i % len(PALETTE)], q[n]["year"].values
+        ax.fill_between(years, q[n].sel(quantile=0.05).values, q[n].sel(quantile=0.95).values, color=color, alpha=0.2,
+                        linewidth=0, label="90 % interval")  # fmt: skip
+        ax.plot(years, q[n].sel(quantile=0.5).values, color=color, linewidth=2, label=f"{n} median")
+        if i:
+            ax.plot(years, first.values, color="black", linewidth=1, linestyle="--", label=f"{stories[0]} median")
+        ax.set(title=n, xlabel="year", ylim=(0, None))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.legend(loc="upper left")
+    axes[0].set_ylabel(_ylabel(first, variable, boundary))
+    fig.suptitle(f"storylines: {variable.replace('_', ' ')} {boundary}, {region or 'global'} (same seed: common random numbers)\n"
+                 f"{_subtitle(ds)}", fontsize=10)  # fmt: skip
+    return _finish(fig, path, overwrite)
+
+
+@_styled
+def tornado(frame: pd.DataFrame, path=None, *, units: str = "", title: str = "sensitivity", sides=("low side", "high side"),
+            overwrite=False) -> Figure:  # fmt: skip
     """Tornado chart of a ranked table (first row on top).
 
     Parameters
@@ -223,6 +264,8 @@ def tornado(frame: pd.DataFrame, path=None, *, units: str = "", title: str = "se
         baseline, or an index with its interval) [``units``].
     units
         The unit of the values, for the axis label.
+    sides
+        Legend labels of the two halves of a bar (left of ``value``, right of it).
     """
     missing = [c for c in ("input", "value", "low", "high") if c not in frame.columns]
     if missing:
@@ -232,8 +275,8 @@ def tornado(frame: pd.DataFrame, path=None, *, units: str = "", title: str = "se
     y = np.arange(len(rows))[::-1]
     value, low, high = (rows[c].to_numpy(dtype=float) for c in ("value", "low", "high"))
     lo, hi = np.minimum(low, high), np.maximum(low, high)
-    ax.barh(y, value - lo, left=lo, color=PALETTE[1], height=0.6, label="low side")
-    ax.barh(y, hi - value, left=value, color=PALETTE[0], height=0.6, label="high side")
+    ax.barh(y, value - lo, left=lo, color=PALETTE[1], height=0.6, label=sides[0])
+    ax.barh(y, hi - value, left=value, color=PALETTE[0], height=0.6, label=sides[1])
     ax.plot(value, y, "|", color="black", markersize=14, label="value")
     if len(rows) and np.allclose(value, value[0]):
         ax.axvline(value[0], color="black", linewidth=0.8)
@@ -244,16 +287,71 @@ def tornado(frame: pd.DataFrame, path=None, *, units: str = "", title: str = "se
     return _finish(fig, path, overwrite)
 
 
+@_styled
+def sensitivity_tornado(ds, path=None, *, year=None, boundary="dc_only", variable="electricity", measure="spearman",
+                        top: int = 15, bootstrap: int = 100, seed: int = 0, overwrite=False) -> Figure:  # fmt: skip
+    """Tornado of the run's own sensitivity in ``year``: per input a bar from 0 to the measure (dimensionless),
+    with its bootstrap 95 % interval as a whisker, the ``top`` inputs by |value|.
+
+    Computed by :func:`engine.analysis.sensitivity.sensitivity` from the scenarios of a full cube or
+    the kept sample of a summary file (weighted when the file has a ``weight`` variable).
+
+    Parameters
+    ----------
+    year
+        The year (required).
+    measure
+        ``spearman`` (signed rank correlation, the classic tornado), ``prcc``, ``first_order`` or ``delta``.
+    bootstrap, seed
+        Replicates and seed of the intervals.
+    """
+    from engine.analysis.estimators import MEASURES
+    from engine.analysis.sensitivity import ranked_table, sensitivity
+
+    if year is None:
+        raise AnalysisError("a tornado shows one year: pass year= (dcproj plot --kind tornado --year 2030)")
+    if measure not in MEASURES:
+        raise AnalysisError(f"unknown sensitivity measure {measure!r}; expected one of {list(MEASURES)}")
+    if variable not in VARIABLES:
+        raise AnalysisError(f"unknown variable {variable!r}; expected one of {sorted(VARIABLES)}")
+    has_boundary = "component" in VARIABLES[variable].dims
+    sens = sensitivity(ds, year=year, boundary=boundary if has_boundary else None, variable=variable, measures=[measure],
+                       bootstrap=bootstrap, seed=seed)  # fmt: skip
+    ranked = ranked_table(sens, year, boundary if has_boundary else None, measure).head(top)
+    v = ranked["value"].to_numpy(dtype=float)
+    frame = pd.DataFrame({"input": ranked["input"], "value": 0.0, "low": np.minimum(v, 0.0), "high": np.maximum(v, 0.0)})
+    where = f" {boundary}" if has_boundary else ""
+    title = f"{MEASURES[measure].long_name} of {variable.replace('_', ' ')}{where} {year}"
+    fig = tornado(frame, title=title, sides=("negative", "positive"))
+    ax = fig.axes[0]
+    for line in [ln for ln in ax.get_lines() if ln.get_label() == "value"]:  # every bar starts at 0: no value marks
+        line.remove()
+    y = np.arange(len(ranked))[::-1]
+    err = np.vstack([v - ranked["low"].to_numpy(dtype=float), ranked["high"].to_numpy(dtype=float) - v])
+    if np.isfinite(err).all():
+        ax.errorbar(v, y, xerr=np.abs(err), fmt="none", ecolor="black", elinewidth=1, capsize=3, label="95 % bootstrap interval")
+    ax.legend(loc="lower right")
+    ax.set_title(f"{title}\n{_subtitle(ds)}", fontsize=10)
+    return _finish(fig, path, overwrite)
+
+
 PLOTS = {
     "fan": fan,
     "regions": regions,
     "components": components,
     "posterior": posterior,
+    "storylines": storylines,
+    "tornado": sensitivity_tornado,
 }  # kind -> function(ds, path, **options)
 
 
 def plot(ds, kind: str, path=None, **options) -> Figure:
     """Draw the figure ``kind`` (one of :data:`PLOTS`) of ``ds``; see each function for its options."""
     if kind not in PLOTS:
-        raise AnalysisError(f"unknown plot kind {kind!r}; expected one of {sorted(PLOTS)} (tornado: plots.tornado(frame))")
+        raise AnalysisError(f"unknown plot kind {kind!r}; expected one of {sorted(PLOTS)} (a ranked table: plots.tornado(frame))")
+    if kind != "storylines" and "storyline" in ds.dims:
+        raise AnalysisError(
+            f"a storylines file holds several runs: draw --kind storylines, or choose one with --storyline NAME "
+            f"(in Python ds.sel(storyline=NAME)) for --kind {kind}; it holds {[str(n) for n in ds['storyline'].values]}"
+        )
     return PLOTS[kind](ds, path, **options)

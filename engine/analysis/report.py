@@ -10,7 +10,9 @@ nothing, from the network or from disk.  Sections, in order (:data:`SECTIONS`, a
 * the fan charts (with published estimates), and prior vs posterior when weighted;
 * published estimates beside the run (:func:`engine.analysis.evidence.compare`);
 * optional slots, clearly marked: ``sensitivity`` (a ranked table: input, value, low, high) and
-  ``storylines`` (a table);
+  ``storylines`` (a table; a storylines file, with a ``storyline`` dim, fills it itself: the
+  storylines side by side, figure and table, with their descriptions, sources and overrides,
+  while the other sections show its first storyline);
 * assumptions with their sources (the ``input_source`` coordinate, else the ``sources`` attribute);
 * provenance: version, config, seed, command, created, code hash, the config text.
 """
@@ -70,6 +72,7 @@ class _Context:
     storylines: pd.DataFrame | None
     table: pd.DataFrame | None
     years: list[int]
+    stories: xr.Dataset | None = None  # the whole storylines file (ds is then its first storyline)
 
 
 def _e(x) -> str:
@@ -226,7 +229,31 @@ def _sensitivity(ctx: _Context) -> str:
     )
 
 
+def _stories(ctx: _Context) -> str:
+    """The storylines of a storylines file side by side: a figure, the headline years' numbers, what each assumes."""
+    from engine.analysis.plots import storylines as figure
+    from engine.analysis.storylines import compare, described
+
+    ds, parts = ctx.stories, []
+    parts.append(_png(figure(ds, boundary="dc_only"), "storylines side by side"))
+    frame = compare(ds, "electricity", "dc_only").loc[ctx.years]
+    names = list(dict.fromkeys(frame.columns.get_level_values(0)))
+    rows = [[str(y), *[f"{_n(frame.loc[y, (n, 'p50')])} ({_n(frame.loc[y, (n, 'p5')])}–{_n(frame.loc[y, (n, 'p95')])})" for n in names]]
+            for y in ctx.years]  # fmt: skip
+    parts.append(_table(["year", *[f"{n}: median (5–95 %) [TWh]" for n in names]], rows, numeric=tuple(range(1, len(names) + 1))))
+    info = [[_e(r["storyline"]), _e(r["description"]), "<br>".join(_e(x) for x in r["sources"].splitlines()),
+             "<br>".join(_e(x) for x in r["overrides"].split("; "))] for _, r in described(ds).iterrows()]  # fmt: skip
+    parts.append(_table(["storyline", "description", "sources", "overrides"], info))
+    note = (
+        f"<p>Electricity, dc_only, global. Every storyline is the config with its overrides, run with the same seed "
+        f"(common random numbers); the other sections of this page show the first storyline, {_e(names[0])}.</p>"
+    )
+    return '<div class="slot"><!-- dcproj:slot storylines -->' + note + "".join(parts) + "</div>"
+
+
 def _storylines(ctx: _Context) -> str:
+    if ctx.stories is not None and ctx.storylines is None:
+        return _stories(ctx)
     if ctx.storylines is None:
         return _slot("storylines", "pass <code>storylines=</code> a table of storylines.")
     return '<div class="slot"><!-- dcproj:slot storylines -->' + ctx.storylines.to_html(index=False, escape=True) + "</div>"
@@ -301,7 +328,10 @@ def render(ds: xr.Dataset, *, sensitivity=None, storylines=None, table="default"
             table = published_estimates()
         except AnalysisError:
             table = None
-    ctx = _Context(ds, sensitivity, storylines, table, _years(ds, years))
+    stories = None
+    if "storyline" in ds.dims:  # a storylines file: the storylines section, the rest of the page of the first one
+        stories, ds = ds, ds.isel(storyline=0)
+    ctx = _Context(ds, sensitivity, storylines, table, _years(ds, years), stories)
     scenarios = int(ds.attrs.get("scenarios", 0))
     title = f"dcproj report: {ds.attrs.get('config_name', '?')} ({scenarios:,} scenarios, {ds.attrs.get('dcproj_kind')})"
     body = []
@@ -325,11 +355,12 @@ def report(
     Parameters
     ----------
     ds
-        A full cube (weighted if it has a ``weight`` variable) or a summary file.
+        A full cube (weighted if it has a ``weight`` variable) or a summary file; a storylines
+        file (``storyline`` dim) gets a storylines section and its first storyline elsewhere.
     sensitivity
         Optional ranked table (pandas; columns input, value, low, high) for the sensitivity slot.
     storylines
-        Optional table (pandas) for the storylines slot.
+        Optional table (pandas) for the storylines slot (a storylines file fills it itself).
     table
         Published estimates (a DataFrame of :func:`~engine.analysis.evidence.published_estimates`),
         ``"default"`` for the repository's table, or ``None`` to leave them out.

@@ -85,7 +85,7 @@ def total(ds: xr.Dataset, variable: str = "electricity", boundary: str = "incl_c
     da = ds[variable]
     if "component" in da.dims:
         da = da.sel(component=BOUNDARIES[boundary])
-    keep = {"scenario", "year"} | ({by} if by else set())
+    keep = {"scenario", "year", "storyline"} | ({by} if by else set())  # a storylines file keeps its storylines apart
     dims = [d for d in da.dims if d not in keep]
     out = da.astype(np.float64).sum(dims) if dims else da.astype(np.float64)
     out.attrs = dict(da.attrs)

@@ -43,6 +43,8 @@ class InputMatrix:
 def require_full(ds: xr.Dataset, what: str) -> None:
     """Refuse anything without per-scenario inputs for ``what`` (pass summary files through
     :func:`engine.analysis.results.kept_sample_view` first)."""
+    if "storyline" in ds.dims:
+        raise AnalysisError(f"{what} is of one run: choose one storyline of this storylines file (ds.sel(storyline=NAME))")
     if is_summary(ds):
         raise AnalysisError(f"{what} needs per-scenario values: a full cube, or the kept sample of a summary file (kept_sample_view)")
     if "inputs" not in ds:
@@ -186,6 +188,8 @@ def sensitivity(
         For each measure M: ``M`` and its interval ``M_low``, ``M_high`` (dimensionless), dims
         input × year × boundary (× region); coordinates ``input_units`` and ``input_long_name``.
     """
+    if "storyline" in ds.dims:
+        require_full(ds, "sensitivity")
     ds = kept_sample_view(ds)  # a summary file: its kept scenarios
     require_full(ds, "sensitivity")
     years, boundaries = _years(ds, year), _boundaries(variable, boundary)

@@ -57,6 +57,8 @@ def summary_cmd(path, variable, boundary, by, year, thresholds):
 
     wanted = [parse_threshold(t, variable, boundary) for t in thresholds]
     with _open_run(path) as ds:
+        if "storyline" in ds.dims:
+            return _storylines_summary(ds, path, variable, boundary, by, year, wanted)
         frame = summarise(ds, variable, boundary, by, year)
         units = ds[f"{variable}_total_mean" if is_summary(ds) else variable].attrs
         units = units.get("units_label", units.get("units", ""))
@@ -71,6 +73,34 @@ def summary_cmd(path, variable, boundary, by, year, thresholds):
     _print_table(frame, title)
     for ex in events:
         click.echo(f"{ex.event} = {ex.probability:.4f} ± {ex.standard_error:.4f} (Monte Carlo standard error, n = {ex.n_effective:,.0f})")
+
+
+def _storylines_summary(ds, path, variable, boundary, by, year, wanted) -> None:
+    """The storylines of a storylines file side by side: per storyline its median and 5-95 % range per year."""
+    from engine.analysis import answers
+    from engine.analysis.results import is_summary
+    from engine.analysis.storylines import compare, described, select
+
+    frame = compare(ds, variable, boundary, by, year)
+    cells = {}
+    for name in dict.fromkeys(frame.columns.get_level_values(0)):
+        part = frame[name]
+        cells[f"{name} median"] = [f"{v:,.0f}" for v in part["p50"]]
+        cells[f"{name} 5-95 %"] = [f"{lo:,.0f}-{hi:,.0f}" for lo, hi in zip(part["p5"], part["p95"], strict=True)]
+    import pandas as pd
+
+    table = pd.DataFrame(cells, index=frame.index)
+    var = ds[f"{variable}_total_mean" if is_summary(ds) else variable]
+    units = var.attrs.get("units_label", var.attrs.get("units", ""))
+    kind = "summaries of " if is_summary(ds) else ""
+    _print_table(table, f"storylines: {variable} [{units}], {boundary}, {kind}{ds.attrs.get('scenarios', '?')} scenarios each, same seed ({path})")
+    for _, row in described(ds).iterrows():
+        count = 0 if row["overrides"].startswith("(none") else row["overrides"].count("; ") + 1
+        click.echo(f"{row['storyline']}: {count} override(s) of the config (storyline_overrides); {row['description'][:90]}...")
+    for t in wanted:
+        for name in frame.columns.get_level_values(0).unique():
+            ex = answers.exceedance(select(ds, name), t.value, t.year, t.boundary, t.variable)
+            click.echo(f"{name}: {ex.event} = {ex.probability:.4f} ± {ex.standard_error:.4f}")
 
 
 @contextlib.contextmanager
@@ -101,7 +131,7 @@ def _print_table(frame, title: str) -> None:
         table.add_column(col, justify="right")
     for idx, row in frame.iterrows():
         idx = idx if isinstance(idx, tuple) else (idx,)
-        table.add_row(*[str(i) for i in idx], *[f"{v:,.1f}" for v in row.values])
+        table.add_row(*[str(i) for i in idx], *[v if isinstance(v, str) else f"{v:,.1f}" for v in row.values])
     Console(width=max(100, 20 * len(frame.columns))).print(table)
 
 

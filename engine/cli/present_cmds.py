@@ -49,18 +49,34 @@ def _read_table(path: Path | None, what: str):
 
 @click.command("plot")
 @_run_path
-@click.option("--kind", default="fan", show_default=True, help="fan, regions, components or posterior (needs a weight variable).")
+@click.option(
+    "--kind",
+    default="fan",
+    show_default=True,
+    help="fan, regions, components, posterior (needs a weight variable), storylines (a --storylines run) or tornado (needs --year).",
+)
 @_out("The figure: .png or .svg.")
 @click.option("--boundary", default="dc_only", show_default=True, help="dc_only (without crypto mining) or incl_crypto.")
 @click.option("--variable", default="electricity", show_default=True, help="electricity, carbon or water.")
 @click.option("--region", default=None, help="One region instead of the global total (fan, posterior).")
 @click.option("--no-published", is_flag=True, help="Fan chart without the published estimates.")
+@click.option("--year", type=int, default=None, help="The year of a tornado (its sensitivity is computed from the run's scenarios).")
+@click.option(
+    "--measure", default=None, help="Sensitivity measure of a tornado: spearman (default), prcc, first_order or delta."
+)
+@click.option("--storyline", default=None, help="One storyline of a storylines file (for every kind but storylines).")
 @_overwrite
 @reports_errors
-def plot_cmd(path, kind, out, boundary, variable, region, no_published, overwrite):
-    """Draw a figure of the run file PATH (full cube or summary) into --out."""
+def plot_cmd(path, kind, out, boundary, variable, region, no_published, year, measure, storyline, overwrite):
+    """Draw a figure of the run file PATH (full cube or summary) into --out.
+
+    \b
+    A tornado computes the given-data sensitivity of the total in --year from the run's
+    scenarios (a summary file: its kept sample), e.g.
+      dcproj plot runs/default.nc --kind tornado --year 2030 --out tornado.png
+    """
     from engine.analysis.files import suffix_of
-    from engine.analysis.plots import FORMATS, PLOTS
+    from engine.analysis.plots import FORMATS, PLOTS, plot
 
     _choose("plot kind", kind, PLOTS)
     _choose("boundary", boundary, BOUNDARIES)
@@ -68,7 +84,7 @@ def plot_cmd(path, kind, out, boundary, variable, region, no_published, overwrit
     suffix_of(out, FORMATS)
     check_destination(out, overwrite=overwrite)
     options = {"boundary": boundary, "variable": variable, "overwrite": overwrite}
-    given = {"region": region, "published": False if no_published else None}
+    given = {"region": region, "published": False if no_published else None, "year": year, "measure": measure}
     accepted = inspect.signature(PLOTS[kind]).parameters
     for name, value in given.items():
         if value is None:
@@ -77,7 +93,13 @@ def plot_cmd(path, kind, out, boundary, variable, region, no_published, overwrit
             raise AnalysisError(f"--{'no-published' if name == 'published' else name} does not apply to --kind {kind}")
         options[name] = value
     with _open_run(path) as ds:
-        PLOTS[kind](ds, out, **options)
+        if storyline is not None:
+            from engine.analysis.storylines import select
+
+            if kind == "storylines":
+                raise AnalysisError("--storyline chooses one storyline; --kind storylines draws them all")
+            ds = select(ds, storyline)
+        plot(ds, kind, out, **options)
     click.echo(f"wrote {out}")
 
 

@@ -145,6 +145,16 @@ BACKEND_CHOICES = available_backends()
 )
 @click.option("--compression-level", type=click.IntRange(0, 9), default=1, show_default=True)
 @click.option(
+    "--storylines",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    metavar="DIR_OR_FILE",
+    help=(
+        "Run each storyline (configs/storylines/*.yaml: named sets of --set overrides) with the same seed into one "
+        "file with a storyline dim; default --out runs/<config>.storylines.nc."
+    ),
+)
+@click.option(
     "--progress/--no-progress",
     default=True,
     show_default=True,
@@ -172,6 +182,7 @@ def run_cmd(
     dtype,
     compression,
     compression_level,
+    storylines,
     progress,
 ):
     """Run a projection of CONFIG (YAML or TOML) and write the cube, or its summary, to netCDF.
@@ -194,6 +205,8 @@ def run_cmd(
     from engine.stats.spec import SUMMARY_QUANTILES
 
     cfg = load_config(config, overrides=overrides)
+    if out is None and storylines is not None:
+        out = Path("runs") / f"{config.stem}.storylines{'.summary' if summary else ''}.nc"
     if out is None:
         out = Path("runs") / (f"{config.stem}.summary.nc" if summary else f"{config.stem}.nc")
     if quantiles and not summary:
@@ -203,6 +216,20 @@ def run_cmd(
             out.parent.mkdir(parents=True)
         except OSError as exc:
             raise OutputError(f"{out}: cannot create its directory {out.parent} ({exc.strerror})") from None
+    if storylines is not None:
+        from engine.execution.storylines import storylines_to_file
+
+        with sigterm_as_interrupt():
+            path = storylines_to_file(
+                config, storylines, out, scenarios, seed, overrides=overrides, summary=summary, overwrite=overwrite,
+                compression=compression, compression_level=compression_level, resume=resume, backend=backend,
+                chunk_size=chunk_size, dtype=dtype, progress=progress, thresholds=thresholds,
+                quantiles=quantiles or SUMMARY_QUANTILES, scheduler=scheduler, cluster=cluster, n_workers=workers,
+                memory_limit=memory_limit, keep_sample=keep_sample,
+            )  # fmt: skip
+        kind = "summaries of " if summary else ""
+        click.echo(f"wrote {path} (storylines of {kind}{scenarios:,} scenarios, seed {cfg.seed if seed is None else seed})")
+        return
     with sigterm_as_interrupt():
         path = run_to_file(
             cfg,

@@ -161,3 +161,54 @@ def test_plot_command(tmp_path):
     res = CliRunner().invoke(plot_cmd, [run, "--out", str(tmp_path / "x.gif")])
     assert res.exit_code == 2 and "suffix 'gif'" in res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fan.png"]
+
+
+def test_tornado_kind_draws_the_runs_own_spearman_correlations(tmp_path):
+    from scipy.stats import spearmanr
+
+    ds = runs.cube()
+    fig = plots.plot(ds, "tornado", tmp_path / "tornado.png", year=2030, boundary="dc_only", top=8, bootstrap=20)
+    ax = fig.axes[0]
+    labels = {int(round(y)): t.get_text() for y, t in zip(ax.get_yticks(), ax.get_yticklabels(), strict=True)}
+    labels = [labels[y] for y in sorted(labels, reverse=True)]  # the first row is drawn on top
+    assert len(labels) == 8 and labels[0] == "shipments_growth_initial"
+    y = runs.dc_total_numpy(ds)[:, list(ds.year.values).index(2030)]
+    widths = {}
+    for bar in ax.patches:  # each input: one bar from 0 to its value (the other half has zero width)
+        row = int(round(bar.get_y() + bar.get_height() / 2))
+        widths[row] = widths.get(row, 0.0) + (bar.get_width() if bar.get_x() >= 0 else -bar.get_width())
+    for row, name in zip(range(len(labels) - 1, -1, -1), labels, strict=True):
+        if name.split(".")[0] in ("accelerator_share", "conventional_share_2022", "crypto_share"):
+            continue  # the model's normalised shares: checked in test_sensitivity
+        rho = spearmanr(ds.inputs.sel(input=name).values, y).statistic
+        assert widths[row] == pytest.approx(rho, abs=1e-9), name
+    _not_blank(tmp_path / "tornado.png")
+
+
+def test_tornado_kind_from_the_cli_reads_a_summary_files_kept_sample(tmp_path):
+    out = tmp_path / "t.svg"
+    r = CliRunner().invoke(plot_cmd, [str(runs.summary_file()), "--kind", "tornado", "--year", "2030", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert ET.parse(out).getroot().tag.endswith("svg")
+    r = CliRunner().invoke(plot_cmd, [str(runs.summary_file()), "--kind", "tornado", "--out", str(tmp_path / "no.png")])
+    assert r.exit_code != 0 and "--year" in r.output and not (tmp_path / "no.png").exists()
+    r = CliRunner().invoke(plot_cmd, [str(runs.summary_file()), "--kind", "fan", "--year", "2030", "--out", str(tmp_path / "no.png")])
+    assert r.exit_code != 0 and "does not apply" in r.output
+
+
+def test_storylines_kind_draws_each_storylines_median_and_band(tmp_path):
+    from engine.execution.storylines import run_storylines
+
+    root = runs.ROOT / "configs" / "storylines"
+    ds = run_storylines(runs.CONFIG, [root / "base.yaml", root / "headwinds.yaml"], 1000, 2, summary=True, keep_sample=0)
+    fig = plots.plot(ds, "storylines", tmp_path / "s.png", boundary="dc_only")
+    assert [ax.get_title() for ax in fig.axes] == ["Base", "Headwinds"]
+    for ax, name in zip(fig.axes, ["Base", "Headwinds"], strict=True):
+        q = ds.electricity_total_quantile.sel(storyline=name, boundary="dc_only")
+        med = next(ln for ln in ax.get_lines() if ln.get_label() == f"{name} median")
+        np.testing.assert_array_equal(med.get_ydata(), q.sel(quantile=0.5).values)
+        band = ax.collections[0].get_paths()[0].vertices[:, 1]
+        assert np.isclose(band.max(), q.sel(quantile=0.95).max()) and np.isclose(band.min(), q.sel(quantile=0.05).min())
+    _not_blank(tmp_path / "s.png")
+    with pytest.raises(AnalysisError, match="--kind storylines"):
+        plots.plot(ds, "fan")

@@ -103,10 +103,10 @@ flat = [out[v].reshape(n, -1) for v in ("electricity", "carbon", "water", "insta
 hist = np.zeros((k, HIST_BINS), np.int32); thr = np.zeros(0, np.int64); scratch = cs.new_scratch(k, 0, n).arrays()
 bm, b2, lo, hi, bad = np.empty(k), np.empty(k), np.full(k, np.inf), np.full(k, -np.inf), np.full(k, 2**62, np.int64)
 tables = (spec.cell_var, spec.cell_ptr, spec.term_idx, spec.thr_ptr, spec.thr_value)
-acc = lambda: cs.accumulate_block(*flat, 0, *tables, *scratch, hist, thr, bm, b2, lo, hi, bad, numba.get_num_threads())
+acc = lambda: cs.accumulate_block(*flat, 0, False, *tables, *scratch, hist, thr, bm, b2, lo, hi, bad, numba.get_num_threads())
 eo = spec.element_offsets()
 fused = lambda: cs.summarise_block(np.uint64(1), np.int64(0), n, L.kinds, L.params, L.keys, L.corr_index, L.corr_factor, L.n_regions,
-                                   L.n_years, *tables, eo, *scratch, hist, thr, bm, b2, lo, hi, bad, numba.get_num_threads())
+                                   L.n_years, *tables, eo, *spec.observations.arrays(), *scratch, hist, thr, bm, b2, lo, hi, bad, numba.get_num_threads())
 def best(f, clock, reps=7):
     f(); ts = []
     for _ in range(reps):

@@ -24,11 +24,11 @@ import math
 import numba
 import numpy as np
 
-from kernels import distributions, model, philox, sampling, special, summary
+from kernels import distributions, likelihood, model, philox, sampling, special, summary
 from kernels._target import build
 from kernels.summary import BIN_SKIP, SUB
 
-K = build(numba.njit(cache=False, error_model="numpy", inline="always"), [summary])
+K = build(numba.njit(cache=False, error_model="numpy", inline="always"), [summary, likelihood])
 _gather_elements = K.gather_elements
 _derive_cells = K.derive_cells
 _subblock_moments = K.subblock_moments
@@ -36,9 +36,13 @@ _moments_merge = K.moments_merge
 _hist_bin_bits = K.hist_bin_bits
 hist_bin = K.hist_bin
 hist_lower_edge = K.hist_lower_edge
+_tile_ll = K.tile_log_likelihood
+_vintage_ll = K.vintage_log_likelihood
+_quantised_weight = K.quantised_weight
 M = build(numba.njit(cache=False, error_model="numpy"), [philox, special, distributions, model, sampling])
 _sample_scenario = M.sample_scenario
 _project_scenario = M.project_scenario
+_W_UNIT = 1.0 / likelihood.WEIGHT_SCALE
 
 
 class Scratch:
@@ -55,9 +59,11 @@ class Scratch:
         self.sub_lo = np.empty((n_sub, n_cells))
         self.sub_hi = np.empty((n_sub, n_cells))
         self.sub_thr = np.empty((n_sub, max(n_thresholds, 1)), dtype=np.int64)
+        self.wq = np.ones(count, dtype=np.int64)  # the block's quantised weights (engine.conditioning)
+        self.sub_w = np.empty(n_sub)  # the weight of each sub-block
 
     def arrays(self) -> tuple:
-        return self.bins, self.sub_n, self.sub_mean, self.sub_m2, self.sub_lo, self.sub_hi, self.sub_thr
+        return self.bins, self.sub_n, self.sub_mean, self.sub_m2, self.sub_lo, self.sub_hi, self.sub_thr, self.wq, self.sub_w
 
 
 def new_scratch(n_cells: int, n_thresholds: int, count: int) -> Scratch:
@@ -94,8 +100,38 @@ def _row_stats(tile, bits, bins, k, g, q, c0, k0, m):
     return s1, s2, lo, hi
 
 
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _row_stats_weighted(tile, bits, bins, wf, k, g, q, c0, k0, m):
+    """:func:`_row_stats` with weights ``wf`` [m]: the weighted shifted sums Σw(x−K), Σw(x−K)²."""
+    s1 = 0.0
+    s2 = 0.0
+    lo = k0
+    hi = k0
+    for j in range(m):
+        v = tile[k, j]
+        d = v - k0
+        wd = wf[j] * d
+        s1 += wd
+        s2 += wd * d
+        lo = min(lo, v)
+        hi = max(hi, v)
+        bins[g, q, c0 + j] = min(max((bits[k, j] >> _SHIFT) - _OFFSET, 0), _BIN_TOP)
+    return s1, s2, lo, hi
+
+
 @numba.njit(cache=True, error_model="numpy")
-def _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr):
+def _subblock_weights(q, m, wq, s0, wf, sub_w):
+    """The float weights ``wf[:m]`` of sub-block ``q`` (``wq[s0:s0+m]`` in units of 2^-32) and their sum in order."""
+    total = 0.0
+    for j in range(m):
+        wf[j] = wq[s0 + j] * _W_UNIT
+        total += wf[j]
+    sub_w[q] = total
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
+                     weighted, wf, sub_w, wq, s0):  # fmt: skip
     """Reduce sub-block ``q``, held in ``tile[:, :m]`` (cell-major), to its statistics and bins.
 
     The common case (every value finite) runs branch-free loops over the cell's row: the
@@ -104,6 +140,9 @@ def _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_
     :func:`kernels.summary.hist_bin_bits` as a clamp.  A row with a non-finite value (its
     sums are then not finite) takes the checked path: such values get :data:`BIN_SKIP` and
     are left out of every statistic.
+
+    ``weighted``: the moments are weighted by ``wf`` (total ``sub_w[q]``) and the exceedance
+    counts add the quantised weights ``wq[s0 + j]``; the bins are the same (the fold weights them).
     """
     bits = tile.view(np.int64)
     for t in range(sub_thr.shape[1]):
@@ -112,15 +151,22 @@ def _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_
         g = k // GROUP
         c0 = (k - g * GROUP) * SUB
         k0 = tile[k, 0]
-        if m == SUB:  # a constant trip count once inlined: LLVM unrolls and vectorises the loop
+        if weighted:
+            s1, s2, lo, hi = _row_stats_weighted(tile, bits, bins, wf, k, g, q, c0, k0, m)
+        elif m == SUB:  # a constant trip count once inlined: LLVM unrolls and vectorises the loop
             s1, s2, lo, hi = _row_stats(tile, bits, bins, k, g, q, c0, k0, SUB)
         else:  # the last (short) sub-block of a run
             s1, s2, lo, hi = _row_stats(tile, bits, bins, k, g, q, c0, k0, m)
         if math.isfinite(s2):
             n = m
-            m2 = s2 - s1 * (s1 / n)
-            sub_mean[q, k] = k0 + s1 / n
-            sub_m2[q, k] = m2 if m2 > 0.0 else 0.0
+            wn = sub_w[q] if weighted else float(n)
+            if wn > 0.0:
+                m2 = s2 - s1 * (s1 / wn)
+                sub_mean[q, k] = k0 + s1 / wn
+                sub_m2[q, k] = m2 if m2 > 0.0 else 0.0
+            else:  # every weight 0: the sub-block adds nothing
+                sub_mean[q, k] = 0.0
+                sub_m2[q, k] = 0.0
         else:  # a non-finite value (or an overflow): the checked path
             row = tile[k]
             n, mean, m2 = _subblock_moments(row, m)
@@ -142,23 +188,36 @@ def _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_
         for t in range(thr_ptr[k], thr_ptr[k + 1]):
             th = thr_value[t]
             c = 0
-            for j in range(m):
-                if tile[k, j] > th:
-                    c += 1
+            if weighted:
+                for j in range(m):
+                    if tile[k, j] > th:
+                        c += wq[s0 + j]
+            else:
+                for j in range(m):
+                    if tile[k, j] > th:
+                        c += 1
             sub_thr[q, t] = c
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def _fold_cells(count, first, thr_ptr, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
-                hist, thr_count, bmean, bm2, vmin, vmax, bad):  # fmt: skip
-    """Phase 2: count each cell's bins into its histogram row; fold its sub-block statistics."""
+                hist, thr_count, bmean, bm2, vmin, vmax, bad, weighted, wq, sub_w):  # fmt: skip
+    """Phase 2: count each cell's bins into its histogram row (adding the quantised weights
+    ``wq`` when ``weighted``); fold its sub-block statistics."""
     n_sub = (count + SUB - 1) // SUB
     for k in numba.prange(hist.shape[0]):
         g = k // GROUP
         c0 = (k - g * GROUP) * SUB
         for q in range(n_sub):
             m = min(SUB, count - q * SUB)
-            if sub_n[q, k] == SUB:
+            if weighted:
+                for j in range(m):
+                    b = bins[g, q, c0 + j]
+                    if b == BIN_SKIP:
+                        bad[k] = min(bad[k], first + q * SUB + j)
+                    else:
+                        hist[k, b] += wq[q * SUB + j]
+            elif sub_n[q, k] == SUB:
                 for j in range(SUB):
                     hist[k, bins[g, q, c0 + j]] += 1
             else:  # a short sub-block, or non-finite values: skip those, note the first
@@ -174,7 +233,8 @@ def _fold_cells(count, first, thr_ptr, bins, sub_n, sub_mean, sub_m2, sub_lo, su
         lo = vmin[k]
         hi = vmax[k]
         for q in range(n_sub):
-            n, mean, m2 = _moments_merge(n, mean, m2, float(sub_n[q, k]), sub_mean[q, k], sub_m2[q, k])
+            nq = sub_w[q] if weighted else float(sub_n[q, k])
+            n, mean, m2 = _moments_merge(n, mean, m2, nq, sub_mean[q, k], sub_m2[q, k])
             lo = min(lo, sub_lo[q, k])
             hi = max(hi, sub_hi[q, k])
         bmean[k] = mean
@@ -192,7 +252,8 @@ def _fold_cells(count, first, thr_ptr, bins, sub_n, sub_mean, sub_m2, sub_lo, su
 def summarise_block(
     seed, first, count, kinds, params, keys, corr_index, factor, n_regions, n_years,
     cell_var, cell_ptr, term_idx, thr_ptr, thr_value, elem_off,
-    bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
+    obs_src, obs_cell, obs_prev, obs_year, obs_form, obs_par,
+    bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr, wq, sub_w,
     hist, thr_count, bmean, bm2, vmin, vmax, bad, n_thr,
 ):  # fmt: skip
     """Sample, project and summarise scenarios ``first .. first+count-1`` (one moment block).
@@ -205,7 +266,12 @@ def summarise_block(
     ``vmin``/``vmax`` and ``bad`` (first non-finite scenario per cell) are updated; the
     block's moments are written into ``bmean``/``bm2`` [cells].  Scratch from
     :func:`new_scratch`; ``n_thr`` threads take sub-blocks round-robin.
+
+    With observations (``obs_*``, :mod:`kernels.likelihood`; none: unweighted) each scenario's
+    log-likelihood is computed from its deployments and its tile column, its quantised weight
+    written to ``wq[scenario - first]``, and every statistic is weighted.
     """
+    weighted = obs_src.shape[0] > 0
     n_in = kinds.shape[0]
     n_cells = cell_var.shape[0]
     nc = model.N_COMPONENTS
@@ -222,6 +288,8 @@ def summarise_block(
         tc = tile[elem_off[1] : elem_off[1] + n_elem].reshape((n_years, n_regions, nc, SUB))
         tw = tile[elem_off[2] : elem_off[2] + 2 * n_elem].reshape((n_years, n_regions, nc, 2, SUB))
         ta = tile[elem_off[3] : elem_off[3] + n_years * n_regions].reshape((n_years, n_regions, SUB))
+        llv = np.zeros(SUB)
+        wf = np.empty(SUB)
         for q in range(t, n_sub, n_thr):
             s0 = q * SUB
             m = min(SUB, count - s0)
@@ -230,36 +298,57 @@ def summarise_block(
                 _project_scenario(
                     x[j], n_regions, n_years, ship, power, survive, te[:, :, :, j], tc[:, :, :, j], tw[:, :, :, :, j], ta[:, :, j]
                 )  # fmt: skip
+                if weighted:
+                    llv[j] = _vintage_ll(ship, power, obs_src, obs_year, obs_form, obs_par)
             _derive_cells(0, m, cell_var, cell_ptr, term_idx, tile)
-            _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr)
+            if weighted:
+                for j in range(m):
+                    wq[s0 + j] = _quantised_weight(_tile_ll(llv[j], tile, j, obs_src, obs_cell, obs_prev, obs_form, obs_par))
+                _subblock_weights(q, m, wq, s0, wf, sub_w)
+            _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
+                             weighted, wf, sub_w, wq, s0)  # fmt: skip
     _fold_cells(count, first, thr_ptr, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
-                hist, thr_count, bmean, bm2, vmin, vmax, bad)  # fmt: skip
+                hist, thr_count, bmean, bm2, vmin, vmax, bad, weighted, wq, sub_w)  # fmt: skip
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def accumulate_block(
-    e, c, w, a, first, cell_var, cell_ptr, term_idx, thr_ptr, thr_value,
-    bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
+    e, c, w, a, first, weighted, cell_var, cell_ptr, term_idx, thr_ptr, thr_value,
+    bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr, wq, sub_w,
     hist, thr_count, bmean, bm2, vmin, vmax, bad, n_thr,
 ):  # fmt: skip
     """Summarise one block whose outputs are given (the rows of ``e, c, w, a``, 2-D [scenario,
     element]; scenario ``i`` is scenario ``first + i`` of the run): the same statistics, bit
     for bit, as :func:`summarise_block` given the same values.  Used by backends that project
-    whole arrays (the NumPy reference) and by the tests.
+    whole arrays (the NumPy reference) and by the tests.  ``weighted``: ``wq[:count]`` holds
+    the scenarios' quantised weights (:func:`scenario_weights`).
     """
     count = e.shape[0]
     n_cells = cell_var.shape[0]
     n_sub = (count + SUB - 1) // SUB
     for t in numba.prange(n_thr):
         tile = np.empty((n_cells, SUB))
+        wf = np.empty(SUB)
         for q in range(t, n_sub, n_thr):
             s0 = q * SUB
             m = min(SUB, count - s0)
             _gather_elements(s0, m, 0, e, c, w, a, cell_var, cell_ptr, term_idx, tile)
             _derive_cells(0, m, cell_var, cell_ptr, term_idx, tile)
-            _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr)
+            if weighted:
+                _subblock_weights(q, m, wq, s0, wf, sub_w)
+            _reduce_subblock(q, m, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
+                             weighted, wf, sub_w, wq, s0)  # fmt: skip
     _fold_cells(count, first, thr_ptr, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr,
-                hist, thr_count, bmean, bm2, vmin, vmax, bad)  # fmt: skip
+                hist, thr_count, bmean, bm2, vmin, vmax, bad, weighted, wq, sub_w)  # fmt: skip
+
+
+@numba.njit(cache=True, error_model="numpy")
+def ordered_sum(values, count):
+    """``values[0] + values[1] + ... + values[count-1]`` in that order (a block's weight, as the moment fold adds it)."""
+    total = 0.0
+    for j in range(count):
+        total += values[j]
+    return total
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -366,6 +366,28 @@ def fleet_units_watts(year_index, ship, power, survive, pre_units, pre_power):
 
 
 @kernel
+def fill_vintages(x, n_regions, n_years, ship, power):
+    """Each vintage's deployments ``ship`` [M] (custom accelerators included) and rated power
+    ``power`` [W per accelerator], years BASE_YEAR .. BASE_YEAR + n_years - 1 (written).
+
+    The observables ``shipments`` and ``accelerator_power`` of :mod:`engine.conditioning`
+    are read from here, so conditioning sees the same deployments as the projection.
+    """
+    custom = x[I_CUSTOM]
+    shock0 = N_GLOBAL + N_REGIONAL * n_regions
+    for i in range(n_years):
+        year = BASE_YEAR + i
+        if i == 0:
+            ship[i] = x[I_SHIP_2022] * custom
+        elif year < FIRST_GROWTH_YEAR:
+            ship[i] = x[I_SHIP_2023] * custom
+        else:
+            g = adoption_growth(year, x[I_G0], x[I_GINF], x[I_TAU])
+            ship[i] = shipments_next(ship[i - 1], g, x[I_SHOCK_SD], x[shock0 + year - FIRST_GROWTH_YEAR])
+        power[i] = vintage_power(year, x[I_P22], x[I_P23], x[I_P25], x[I_PGROWTH])
+
+
+@kernel
 def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, out_w, out_n):
     """Evaluate one scenario.
 
@@ -384,20 +406,10 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
     out_n : [n_years, n_regions]
         Year-average installed accelerators [M], written.
     """
-    custom = x[I_CUSTOM]
     scale = weibull_scale(x[I_LIFE], x[I_SHAPE])
     shape = x[I_SHAPE]
-    shock0 = N_GLOBAL + N_REGIONAL * n_regions
+    fill_vintages(x, n_regions, n_years, ship, power)
     for i in range(n_years):
-        year = BASE_YEAR + i
-        if i == 0:
-            ship[i] = x[I_SHIP_2022] * custom
-        elif year < FIRST_GROWTH_YEAR:
-            ship[i] = x[I_SHIP_2023] * custom
-        else:
-            g = adoption_growth(year, x[I_G0], x[I_GINF], x[I_TAU])
-            ship[i] = shipments_next(ship[i - 1], g, x[I_SHOCK_SD], x[shock0 + year - FIRST_GROWTH_YEAR])
-        power[i] = vintage_power(year, x[I_P22], x[I_P23], x[I_P25], x[I_PGROWTH])
         survive[i] = in_service_fraction(float(i), scale, shape)
 
     acc_sum = regional_weight_sum(x, R_ACC_SHARE, n_regions)

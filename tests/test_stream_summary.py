@@ -107,7 +107,7 @@ def _accumulate(values: np.ndarray, block: int = BLOCK):
         v = values[b * block : (b + 1) * block].reshape(-1, 1).copy()
         dummy = np.zeros((v.shape[0], 1))
         cs.accumulate_block(
-            v, dummy, dummy, dummy, b * block, cell_var, cell_ptr, term_idx, thr_ptr, thr_value,
+            v, dummy, dummy, dummy, b * block, False, cell_var, cell_ptr, term_idx, thr_ptr, thr_value,
             *scratch, hist, thr, bmean[b], bm2[b], vmin, vmax, bad, numba.get_num_threads(),
         )  # fmt: skip
         block_n[b] = v.shape[0]
@@ -411,13 +411,13 @@ def test_fused_summary_path_equals_the_arrays_path_bit_for_bit(default_config, c
     be.project(layout, x, out)
     e, c, w, a = (out[v].reshape(count, -1) for v in ("electricity", "carbon", "water", "installed_accelerators"))
     ref = stats()
-    cs.accumulate_block(e, c, w, a, first, *tables, *cs.new_scratch(k, n_thr, count).arrays(), *ref, 2)
+    cs.accumulate_block(e, c, w, a, first, False, *tables, *cs.new_scratch(k, n_thr, count).arrays(), *ref, 2)
     assert ref[0].sum() == k * count and ref[1].sum() > 0  # every value counted; thresholds crossed
     for threads in (1, 2):
         got = stats()
         cs.summarise_block(np.uint64(11), np.int64(first), count, layout.kinds, layout.params, layout.keys, layout.corr_index,
                            layout.corr_factor, layout.n_regions, layout.n_years, *tables, spec.element_offsets(),
-                           *cs.new_scratch(k, n_thr, count).arrays(), *got, threads)  # fmt: skip
+                           *spec.observations.arrays(), *cs.new_scratch(k, n_thr, count).arrays(), *got, threads)  # fmt: skip
         for r, g in zip(ref, got, strict=True):
             np.testing.assert_array_equal(g, r)
     # and the block moments are those of the values (numpy, independently): cell 0 is electricity element 0

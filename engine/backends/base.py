@@ -32,6 +32,7 @@ class Capabilities:
     summary: str  # how summaries are made: "fused" (in cache), "arrays" (from projected blocks), "device"
     reference: bool  # an independent reference implementation (slow; for checking the kernels)
     help: str  # one line for ``dcproj run --backend``
+    weighted_summary: bool = True  # computes weighted streaming summaries (observations in the config)
 
 
 class Backend(Protocol):

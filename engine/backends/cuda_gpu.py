@@ -53,7 +53,8 @@ class CudaBackend:
     (``NUMBA_ENABLE_CUDASIM=1``, set before numba is imported).
     """
 
-    capabilities = Capabilities(device="gpu", summary="device", reference=False, help="the same kernels on an NVIDIA GPU (numba.cuda)")
+    capabilities = Capabilities(device="gpu", summary="device", reference=False, help="the same kernels on an NVIDIA GPU (numba.cuda)",
+                                weighted_summary=False)  # fmt: skip
 
     def __init__(self):
         reason = cuda_unavailable_reason()

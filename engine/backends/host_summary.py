@@ -37,31 +37,41 @@ def check_chunk(start: int, count: int) -> None:
 
 def array_block(backend, layout, spec, seed, s0, n, tables, scratch, stats, buf) -> None:
     """Summarise one block from the arrays ``backend`` samples and projects (any backend)."""
+    from kernels.cpu_likelihood import scenario_weights
     from kernels.cpu_summary import accumulate_block
 
     x = backend.sample(layout, seed, s0, n)
     out = {name: a[:n] for name, a in buf.items() if name not in ("inputs", "effective_inputs")}
     backend.project(layout, x, out)
     e, c, w, a = (out[v].reshape(n, -1) for v in ("electricity", "carbon", "water", "installed_accelerators"))
-    accumulate_block(e, c, w, a, s0, *tables, *scratch, *stats)
+    obs = spec.observations
+    if obs.weighted:
+        scenario_weights(x, e, c, w, a, layout.n_regions, layout.n_years, spec.cell_var, spec.cell_ptr, spec.term_idx,
+                         *obs.arrays(), np.empty(n), scratch[7])  # fmt: skip
+    accumulate_block(e, c, w, a, s0, obs.weighted, *tables, *scratch, *stats)
 
 
 def summarise_on_host(backend, layout, spec, seed: int, start: int, count: int, block: BlockFn, needs_buffer: bool) -> ChunkSummary:
     """The :class:`ChunkSummary` of scenarios ``start .. start+count-1``, block by block with ``block``."""
-    from kernels.cpu_summary import clear_ragged, new_scratch, ragged_bins
+    from kernels.cpu_likelihood import weight_sums
+    from kernels.cpu_summary import SUB, clear_ragged, new_scratch, ordered_sum, ragged_bins
     from kernels.summary import HIST_BINS
 
     check_chunk(start, count)
     n_blocks = math.ceil(count / MOMENT_BLOCK)
     k = spec.n_cells
-    hist = _borrow_hist(k, HIST_BINS)
+    weighted = spec.observations.weighted
+    hist = _borrow_hist(k, HIST_BINS, np.int64 if weighted else np.int32)  # weights: units of 2^-32
     thr_count = np.zeros(spec.thr_value.shape[0], dtype=np.int64)
     bmean, bm2 = np.empty((n_blocks, k)), np.empty((n_blocks, k))
     vmin, vmax = np.full(k, np.inf), np.full(k, -np.inf)
     no_bad = np.iinfo(np.int64).max
     bad = np.full(k, no_bad, dtype=np.int64)
     block_n = np.empty(n_blocks)
+    block_w1 = np.empty(n_blocks, dtype=np.int64)  # Σ quantised weights (counts when unweighted)
+    block_w2 = np.empty(n_blocks)  # Σ w² (w in [0, 1]; counts when unweighted)
     scratch = new_scratch(k, spec.thr_value.shape[0], min(MOMENT_BLOCK, count)).arrays()
+    wq, sub_w = scratch[7], scratch[8]
     tables = (spec.cell_var, spec.cell_ptr, spec.term_idx, spec.thr_ptr, spec.thr_value)
     buf = empty_arrays(layout, min(MOMENT_BLOCK, count), np.float64) if needs_buffer else None
     for b in range(n_blocks):
@@ -74,19 +84,23 @@ def summarise_on_host(backend, layout, spec, seed: int, start: int, count: int, 
             first = int(bad[cell])
             x = backend.sample(layout, seed, first, 1)[0]
             raise NonFiniteError(nonfinite_message(layout, s0, n, first - s0, spec.describe_cell(cell), x))
-        block_n[b] = n
+        if weighted:
+            block_n[b] = ordered_sum(sub_w, (n + SUB - 1) // SUB)  # the block's weight as the moment fold adds it
+            block_w1[b], block_w2[b] = weight_sums(wq, n)
+        else:
+            block_n[b] = block_w1[b] = block_w2[b] = n
     lo, ln, counts = ragged_bins(hist, vmin, vmax)
     clear_ragged(hist, lo, ln)
     _return_hist(hist)
-    return ChunkSummary(start, count, lo, ln, counts, block_n, bmean, bm2, vmin, vmax, thr_count)
+    return ChunkSummary(start, count, lo, ln, counts, block_n, bmean, bm2, vmin, vmax, thr_count, block_w1=block_w1, block_w2=block_w2)
 
 
 _HIST_POOL: list[np.ndarray] = []
 _HIST_LOCK = threading.Lock()
 
 
-def _borrow_hist(n_cells: int, n_bins: int) -> np.ndarray:
-    """A zeroed int32 [cells, bins] histogram, reused from an earlier chunk of this process if one is free.
+def _borrow_hist(n_cells: int, n_bins: int, dtype=np.int32) -> np.ndarray:
+    """A zeroed [cells, bins] histogram (int32 counts, int64 for weights), reused from an earlier chunk of this process if one is free.
 
     A fresh one costs more than the chunk's arithmetic: its pages (188 MB for the default
     config) are mapped and zeroed by the kernel as the first values land in them.  A reused
@@ -94,9 +108,9 @@ def _borrow_hist(n_cells: int, n_bins: int) -> np.ndarray:
     """
     with _HIST_LOCK:
         for i, h in enumerate(_HIST_POOL):
-            if h.shape == (n_cells, n_bins):
+            if h.shape == (n_cells, n_bins) and h.dtype == dtype:
                 return _HIST_POOL.pop(i)
-    return np.zeros((n_cells, n_bins), dtype=np.int32)
+    return np.zeros((n_cells, n_bins), dtype=dtype)
 
 
 def _return_hist(hist: np.ndarray) -> None:

@@ -19,7 +19,8 @@ def _fused_block(backend, layout, spec, seed, s0, n, tables, scratch, stats, buf
 
     summarise_block(
         np.uint64(seed), np.int64(s0), n, layout.kinds, layout.params, layout.keys, layout.corr_index,
-        layout.corr_factor, layout.n_regions, layout.n_years, *tables, spec.element_offsets(), *scratch, *stats,
+        layout.corr_factor, layout.n_regions, layout.n_years, *tables, spec.element_offsets(), *spec.observations.arrays(),
+        *scratch, *stats,
     )  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from pydantic import (
 
 from engine.config.copula import correlation_matrix
 from engine.config.domains import check_domains
+from engine.config.observations import Observation, check_observations
 from engine.distributions import Distribution
 from engine.inputs.registry import input_names
 from engine.output.names import BOUNDARIES, VARIABLE_NAMES
@@ -104,6 +105,7 @@ class Config(_Strict):
     regional_inputs: RegionalInputs  # type: ignore[valid-type]
     correlations: list[Correlation] = []
     thresholds: list[Threshold] = []
+    observations: list[Observation] = []  # evidence to condition on (engine.conditioning)
     # provenance, set by engine.config.loading: the file, its text, the --set overrides, and
     # the effective config right after loading (to tell whether code changed it since)
     _path: str = PrivateAttr("<in memory>")
@@ -145,6 +147,11 @@ class Config(_Strict):
                 raise ValueError(f"thresholds[{k}].boundary: unknown boundary {t.boundary!r}; expected one of {list(BOUNDARIES)}")
             if not self.years.start <= t.year <= self.years.end:
                 raise ValueError(f"thresholds[{k}].year: {t.year} is outside the projection years {self.years.start}..{self.years.end}")
+        return self
+
+    @model_validator(mode="after")
+    def _observations_ok(self) -> Config:
+        check_observations(self.observations, self.regions, self.years.start, self.years.end)
         return self
 
     @model_validator(mode="after")

@@ -14,12 +14,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from engine.backends import get_backend
+from engine.backends.base import backend_class
 from engine.config.loading import config_path, config_sha256
+from engine.conditioning.cube import WEIGHT_VARIABLES, cube_diagnostics, weighted_exceeding
 from engine.config.schema import Config
-from engine.errors import ResumeError, RunError
+from engine.errors import BackendUnavailable, ResumeError, RunError
 from engine.execution.checkpoint import Sidecar
 from engine.execution.executors import in_order, open_executor, resolve_scheduler
 from engine.execution.planning import (
@@ -42,7 +45,7 @@ from engine.output.provenance import code_hash, global_attrs
 from engine.output.variables import coords, empty_arrays, to_dataset
 from engine.stats.sample import KEEP_SAMPLE
 from engine.stats.spec import SUMMARY_QUANTILES, build_summary_spec, parse_threshold, resolve_thresholds
-from engine.stats.exceedance import CLIP_TEXT, clipped_in_summary, count_clipped_conventional, count_exceeding, threshold_coords, threshold_data_vars
+from engine.stats.exceedance import CLIP_TEXT, clipped_in_summary, count_clipped_conventional, exceeding, threshold_coords, threshold_data_vars
 from engine.stats.state import SummaryState
 
 __all__ = ["run", "run_to_file"]
@@ -52,7 +55,7 @@ def _command() -> str:
     return " ".join(["dcproj" if i == 0 and a.endswith("dcproj") else a for i, a in enumerate(sys.argv)]) or "python"
 
 
-def _key(config, seed, scenarios, plan, dtype, backend, spec, compression, level, thresholds=()) -> dict:
+def _key(config, seed, scenarios, plan, dtype, backend, spec, compression, level, thresholds=(), weights=None) -> dict:
     """What a resumed run must share with the interrupted one: everything that changes its numbers."""
     key = {
         "kind": "summary" if spec is not None else "full",
@@ -64,10 +67,20 @@ def _key(config, seed, scenarios, plan, dtype, backend, spec, compression, level
         "code": code_hash(),  # kernels/ and engine/ sources: rows, tables, copula, kernels, statistics
     }
     if spec is None:
-        key.update(dtype=dtype, compression=compression, compression_level=level, thresholds=[list(vars(t).values()) for t in thresholds])
+        key.update(dtype=dtype, compression=compression, compression_level=level, thresholds=[list(vars(t).values()) for t in thresholds],
+                   observations=weights.observations.key() if weights is not None else [])  # fmt: skip
     else:
         key["summary"] = spec.key()
     return key
+
+
+def _conditioning_text(config, prior: bool) -> str:
+    ids = [o.id for o in config.observations]
+    if not ids:
+        return "none: the config has no observations (every scenario counts equally)"
+    if prior:
+        return f"none: run with --prior (the prior); the config's {len(ids)} observations ({', '.join(ids)}) were not used"
+    return f"weighted by the likelihood of {len(ids)} observations: {', '.join(ids)} (engine.conditioning; --prior for the prior)"
 
 
 @dataclass
@@ -81,15 +94,24 @@ class _Setup:
     thresholds: list  # ThresholdSpec of a full-cube run (a summary's are in job.spec)
 
 
-def _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, thresholds, quantiles, command, keep_sample=KEEP_SAMPLE) -> _Setup:
+def _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, thresholds, quantiles, command, keep_sample=KEEP_SAMPLE,
+           prior=False) -> _Setup:  # fmt: skip
     seed = config.seed if seed is None else seed
     scenarios, seed, np_dtype = check_args(scenarios, seed, dtype, chunk_size)
     layout = build_layout(config)
-    spec = build_summary_spec(config, layout, thresholds, quantiles, keep_sample) if summary else None
+    spec = build_summary_spec(config, layout, thresholds, quantiles, keep_sample, prior=prior) if summary else None
+    weights = None
+    if not summary and config.observations and not prior:
+        weights = build_summary_spec(config, layout)  # its cell table and observations
     years = tuple(range(config.years.start, config.years.end + 1))
     cube_thresholds = [] if summary else resolve_thresholds(list(config.thresholds) + list(thresholds), years)
     get_backend(backend)  # fail before any work if the backend cannot run here
-    job = ChunkJob(layout, seed, backend, dtype, spec)
+    if spec is not None and spec.observations.weighted and not backend_class(backend).capabilities.weighted_summary:
+        raise BackendUnavailable(
+            f"the {backend} backend does not compute weighted summaries yet, and this config has {len(config.observations)} "
+            "observations: run its summary with --backend numba, or a full cube (weighted on the host), or --prior"
+        )
+    job = ChunkJob(layout, seed, backend, dtype, spec, weights)
     attrs = global_attrs(
         config,
         layout,
@@ -99,6 +121,7 @@ def _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, thresho
         command=command or _command(),
         kind="summary" if summary else "full",
     )
+    attrs["conditioning"] = _conditioning_text(config, prior)
     return _Setup(scenarios, seed, np_dtype, layout, job, attrs, cube_thresholds)
 
 
@@ -119,6 +142,7 @@ def run(
     n_workers: int | None = None,
     memory_limit: int | None = None,
     keep_sample: int = KEEP_SAMPLE,
+    prior: bool = False,
 ) -> xr.Dataset:
     """Run a projection in memory and return the labelled cube (or its summary).
 
@@ -156,6 +180,10 @@ def run(
     keep_sample
         A summary keeps its first ``keep_sample`` scenarios by index (default 100 000) with their
         inputs and key outputs (``sample_*`` variables, :mod:`engine.stats.sample`); 0 keeps none.
+    prior
+        Ignore the config's ``observations``: the unconditioned run.  Otherwise a config with
+        observations gives a weighted run (``weight`` per scenario, or weighted statistics;
+        :mod:`engine.conditioning`).
 
     Returns
     -------
@@ -165,7 +193,8 @@ def run(
         region, component; provenance in the attributes.  With ``summary=True``, the
         summary layout of :mod:`engine.stats.labels`.
     """
-    st = _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, _parse_thresholds(thresholds), quantiles, command, keep_sample)
+    st = _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, _parse_thresholds(thresholds), quantiles, command,
+                keep_sample, prior)  # fmt: skip
     limit = memory_limit or default_memory_limit()
     if not summary:
         _check_fits_in_memory(st, limit)
@@ -194,8 +223,12 @@ def run(
                     bar.advance(part.count)
                 ds = state.to_dataset(st.attrs)
                 ds.attrs.update(clipped_conventional_it_2022=clipped_in_summary(state), clipped_conventional_it_2022_note=CLIP_TEXT)
+                if state.weighted:
+                    _warn(state.diagnostics().warnings())
                 return ds
             arrays = empty_arrays(st.layout, st.scenarios, st.np_dtype)
+            if st.job.weights is not None:
+                arrays.update(weight=np.empty(st.scenarios), log_likelihood=np.empty(st.scenarios))
             for i, out in ex.results(st.job, todo, ordered=False):
                 start = plan.chunks[i][0]
                 for name, values in out.items():
@@ -210,11 +243,27 @@ def _label_cube(config, st: _Setup, arrays) -> xr.Dataset:
     clipped = count_clipped_conventional(arrays)
     report_clipped(clipped, st.scenarios)
     ds.attrs.update(clipped_conventional_it_2022=clipped, clipped_conventional_it_2022_note=CLIP_TEXT)
+    weighted = {}
+    if st.job.weights is not None:
+        for name, attrs in WEIGHT_VARIABLES.items():
+            ds[name] = (("scenario",), arrays[name], attrs)
+        diag = cube_diagnostics(arrays["weight"], arrays["log_likelihood"])
+        ds.attrs.update(diag.attrs(), observations=st.job.weights.observations.description)
+        _warn(diag.warnings())
     if st.thresholds:
-        counts = count_exceeding(st.thresholds, arrays, config.years.start)
+        events = exceeding(st.thresholds, arrays, config.years.start)
+        counts = np.array([int(e.sum()) for e in events], dtype=np.int64)
+        if st.job.weights is not None:
+            units = weighted_exceeding(events, arrays["weight"])
+            weighted = dict(weight_units=units[:-1], weight_total=units[-1], ess=diag.ess)
         ds = ds.assign_coords({k: (d, v, a) for k, (d, v, a) in threshold_coords(st.thresholds).items()})
-        ds = ds.assign({k: (d, v, a) for k, (d, v, a) in threshold_data_vars(counts, st.scenarios).items()})
+        ds = ds.assign({k: (d, v, a) for k, (d, v, a) in threshold_data_vars(counts, st.scenarios, **weighted).items()})
     return ds
+
+
+def _warn(messages) -> None:
+    for text in messages:
+        print(f"dcproj: warning: {text}", file=sys.stderr)
 
 
 def _check_fits_in_memory(st: _Setup, limit: int) -> None:
@@ -260,6 +309,7 @@ def run_to_file(
     keep_partial: bool = False,
     overwrite: bool = False,
     keep_sample: int = KEEP_SAMPLE,
+    prior: bool = False,
 ) -> Path:
     """Run a projection and stream the cube (or its summary) into the netCDF file ``out``.
 
@@ -282,7 +332,8 @@ def run_to_file(
         ``out`` is an error and is never touched.  A second run on the same ``out`` while one is
         working stops at once (:class:`engine.output.guard.OutputLock`).
     """
-    st = _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, _parse_thresholds(thresholds), quantiles, command, keep_sample)
+    st = _setup(config, scenarios, seed, backend, chunk_size, dtype, summary, _parse_thresholds(thresholds), quantiles, command,
+                keep_sample, prior)  # fmt: skip
     check_writable(out)
     check_destination(out, overwrite=overwrite, protected=[config_path(config), cluster])
     if not summary and not resume:
@@ -298,7 +349,8 @@ def run_to_file(
                             processes=ex.processes, chunk_size=chunk_size)  # fmt: skip
             for note in plan.notes:
                 print(f"dcproj: {note}", file=sys.stderr)
-            key = _key(config, st.seed, st.scenarios, plan, dtype, backend, st.job.spec, compression, compression_level, st.thresholds)
+            key = _key(config, st.seed, st.scenarios, plan, dtype, backend, st.job.spec, compression, compression_level, st.thresholds,
+                       st.job.weights)  # fmt: skip
             manifest = sidecar.check(key) if resume else None
             if sidecar is not None and not resume:
                 sidecar.start(key)

@@ -26,7 +26,15 @@ from engine.execution.executors import in_order
 from engine.execution.progress import Progress
 from engine.output.netcdf import CubeWriter, chunk_digest, write_dataset
 from engine.output.variables import CUBE_VARIABLES, coords, cube_dims, variable_attrs
-from engine.stats.exceedance import CLIP_TEXT, clipped_in_summary, count_clipped_conventional, count_exceeding, threshold_coords
+from engine.conditioning.cube import WEIGHT_VARIABLES, cube_diagnostics, weighted_exceeding
+from engine.stats.exceedance import (
+    CLIP_TEXT,
+    clipped_in_summary,
+    count_clipped_conventional,
+    exceeding,
+    threshold_coords,
+    threshold_data_vars,
+)
 from engine.stats.labels import warnings_for
 from engine.stats.state import SummaryState
 
@@ -65,7 +73,17 @@ def _cube_variables(st) -> dict:
             attrs = {"long_name": "scenarios whose total exceeds the threshold" if dtype is np.int64 else
                      "probability that the total exceeds the threshold", "units": "1"}  # fmt: skip
             variables[name] = (("threshold",), dtype, attrs)
+        variables["exceedance_standard_error"] = (("threshold",), np.float64, {"units": "1", "long_name": (
+            "Monte Carlo standard error of the exceedance probability: sqrt(p (1 - p) / n_eff), binomial")})  # fmt: skip
+    if st.job.weights is not None:
+        for name, attrs in WEIGHT_VARIABLES.items():
+            variables[name] = (("scenario",), np.float64, attrs)
     return variables
+
+
+def _names(st) -> list[str]:
+    """The per-scenario variables of the cube (those a chunk writes)."""
+    return list(CUBE_VARIABLES) + (list(WEIGHT_VARIABLES) if st.job.weights is not None else [])
 
 
 def _open_cube(open_writer, sidecar, plan, manifest, names) -> tuple[CubeWriter, _CubeState]:
@@ -107,7 +125,7 @@ def cube_to_file(st, config, out, plan, ex, sidecar, key, manifest, compression,
         return CubeWriter(out, dims, coord_map, variables, st.attrs, compression=compression, level=level, tmp=tmp,
                           reopen=reopen, overwrite=overwrite)  # fmt: skip
 
-    writer, state = _open_cube(open_writer, sidecar, plan, manifest, list(CUBE_VARIABLES))
+    writer, state = _open_cube(open_writer, sidecar, plan, manifest, _names(st))
     if manifest is not None:
         sidecar.write(key, sorted(state.finished), **state.manifest_extra())
     todo = [(i, s, c) for i, (s, c) in enumerate(plan.chunks) if i not in state.finished]
@@ -116,7 +134,11 @@ def cube_to_file(st, config, out, plan, ex, sidecar, key, manifest, compression,
         with Progress(st.scenarios, enabled=progress, initial=st.scenarios - sum(c for _, _, c in todo)) as bar:
             for i, arrays in ex.results(st.job, todo, ordered=False):
                 writer.write(plan.chunks[i][0], arrays)
-                state.counts[str(i)] = [*count_exceeding(st.thresholds, arrays, first_year).tolist(), count_clipped_conventional(arrays)]
+                events = exceeding(st.thresholds, arrays, first_year)
+                counts = [int(e.sum()) for e in events] + [count_clipped_conventional(arrays)]
+                if st.job.weights is not None:
+                    counts += weighted_exceeding(events, arrays["weight"])
+                state.counts[str(i)] = counts
                 if sidecar is not None:
                     state.digests[str(i)] = chunk_digest(arrays)
                     writer.sync()
@@ -143,11 +165,21 @@ def cube_to_file(st, config, out, plan, ex, sidecar, key, manifest, compression,
 def _finish_counts(writer, st, state, plan) -> None:
     """Write the exceedance counts and the clip count of the whole cube (every chunk is done)."""
     total = np.sum([state.counts[str(i)] for i in range(len(plan.chunks))], axis=0, dtype=np.int64)
+    k = len(st.thresholds)
+    weighted = {}
+    if st.job.weights is not None:  # the weights' diagnostics from the whole cube's weights
+        back = writer.read(0, st.scenarios, list(WEIGHT_VARIABLES))
+        diag = cube_diagnostics(back["weight"], back["log_likelihood"])
+        writer.set_attrs({**diag.attrs(), "observations": st.job.weights.observations.description})
+        for text in diag.warnings():
+            print(f"dcproj: warning: {text}", file=sys.stderr)
+        weighted = dict(weight_units=total[k + 1 : 2 * k + 1], weight_total=int(total[2 * k + 1]), ess=diag.ess)
     if st.thresholds:
-        writer.write_whole("exceedance_count", total[:-1])
-        writer.write_whole("exceedance_probability", total[:-1] / st.scenarios)
-    report_clipped(int(total[-1]), st.scenarios)
-    writer.set_attrs({"clipped_conventional_it_2022": int(total[-1]), "clipped_conventional_it_2022_note": CLIP_TEXT})
+        data = threshold_data_vars(total[:k], st.scenarios, **weighted)
+        for name in ("exceedance_count", "exceedance_probability", "exceedance_standard_error"):
+            writer.write_whole(name, data[name][1])
+    report_clipped(int(total[k]), st.scenarios)
+    writer.set_attrs({"clipped_conventional_it_2022": int(total[k]), "clipped_conventional_it_2022_note": CLIP_TEXT})
 
 
 def report_clipped(n: int, scenarios: int) -> None:
@@ -212,7 +244,7 @@ def summary_to_file(st, out, plan, ex, sidecar, key, manifest, progress, overwri
                 if sidecar is not None and time.monotonic() - last >= every and state.done < st.scenarios:
                     save()
                     last = time.monotonic()
-        for warning in warnings_for(state):
+        for warning in warnings_for(state) + (state.diagnostics().warnings() if state.weighted else []):
             print(f"dcproj: warning: {warning}", file=sys.stderr)
         clipped = clipped_in_summary(state)
         report_clipped(clipped, state.done)

@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.backends import get_backend
 from engine.backends.finite import check_finite
+from engine.conditioning.cube import add_weights
 from engine.inputs.layout import Layout
 from engine.output.variables import effective_inputs, empty_arrays
 from engine.stats.sample import sample_part
@@ -31,6 +32,7 @@ class ChunkJob:
     backend: str
     dtype: str  # storage type of full-cube chunks
     spec: SummarySpec | None = None  # a summary run if set
+    weights: SummarySpec | None = None  # a weighted full cube: the cell table and observations of its weights
 
 
 def compute_chunk(job: ChunkJob, start: int, count: int):
@@ -60,6 +62,8 @@ def compute_full(job: ChunkJob, start: int, count: int) -> dict[str, np.ndarray]
     be.project(job.layout, out["inputs"], out)
     effective_inputs(job.layout, out["inputs"], out["effective_inputs"])
     check_finite(job.layout, start, out)
+    if job.weights is not None:
+        add_weights(job.weights, job.layout, out)
     return out
 
 
@@ -68,7 +72,7 @@ def compute_summary(job: ChunkJob, start: int, count: int):
     its kept scenarios (those below ``spec.keep_sample``, :mod:`engine.stats.sample`)."""
     be = _backend(job.backend)
     part = be.summarise_chunk(job.layout, job.spec, job.seed, start, count)
-    part.sample = sample_part(be, job.layout, job.seed, start, count, job.spec.keep_sample)
+    part.sample = sample_part(be, job.layout, job.seed, start, count, job.spec.keep_sample, job.spec)
     return part
 
 

@@ -32,9 +32,14 @@ def _total(arrays: dict[str, np.ndarray], t: ThresholdSpec, year_index: int) -> 
     return a.reshape(a.shape[0], -1).sum(axis=1, dtype=np.float64)
 
 
+def exceeding(thresholds, arrays: dict[str, np.ndarray], first_year: int) -> list[np.ndarray]:
+    """Per threshold, a boolean per scenario of the chunk ``arrays``: does its total exceed the threshold?"""
+    return [_total(arrays, t, t.year - first_year) > t.value for t in thresholds]
+
+
 def count_exceeding(thresholds, arrays: dict[str, np.ndarray], first_year: int) -> np.ndarray:
     """int64[len(thresholds)]: scenarios of the chunk ``arrays`` whose total exceeds each threshold."""
-    return np.array([int((_total(arrays, t, t.year - first_year) > t.value).sum()) for t in thresholds], dtype=np.int64)
+    return np.array([int(e.sum()) for e in exceeding(thresholds, arrays, first_year)], dtype=np.int64)
 
 
 def count_clipped_conventional(arrays: dict[str, np.ndarray]) -> int:
@@ -43,14 +48,25 @@ def count_clipped_conventional(arrays: dict[str, np.ndarray]) -> int:
     return int((e.reshape(e.shape[0], -1).max(axis=1) == 0.0).sum())
 
 
-def threshold_data_vars(counts: np.ndarray, n: int) -> dict:
-    """``exceedance_count`` and ``exceedance_probability`` (dims, values, attrs) of ``n`` scenarios."""
+def threshold_data_vars(counts: np.ndarray, n: int, weight_units=None, weight_total=None, ess=None) -> dict:
+    """``exceedance_count``, ``exceedance_probability`` and its ``exceedance_standard_error`` (dims, values,
+    attrs) of ``n`` scenarios; weighted when ``weight_units`` (Σ quantised weights above each threshold)
+    and ``weight_total`` (Σ of all) are given, with Kish's ``ess`` for the error."""
+    if weight_units is None:
+        p, n_eff, what = counts / max(n, 1), float(n), ""
+    else:
+        p, n_eff, what = np.asarray(weight_units, dtype=np.float64) / max(weight_total, 1), float(ess), "weighted "
     return {
         "exceedance_count": (("threshold",), counts, {"long_name": "scenarios whose total exceeds the threshold", "units": "1"}),
         "exceedance_probability": (
             ("threshold",),
-            counts / max(n, 1),
-            {"long_name": "probability that the total exceeds the threshold", "units": "1"},
+            p,
+            {"long_name": f"{what}probability that the total exceeds the threshold", "units": "1"},
+        ),
+        "exceedance_standard_error": (
+            ("threshold",),
+            np.sqrt(p * (1.0 - p) / max(n_eff, 1.0)),
+            {"long_name": "Monte Carlo standard error of the exceedance probability: sqrt(p (1 - p) / n_eff), binomial", "units": "1"},
         ),
     }
 

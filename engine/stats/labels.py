@@ -36,6 +36,7 @@ from engine.stats.spec import MOMENT_BLOCK, SummarySpec
 from engine.stats.state import SummaryState
 from kernels import model as m
 from kernels import summary as ks
+from kernels.likelihood import WEIGHT_SCALE
 
 __all__ = ["summary_dataset", "summary_data_vars", "summary_attrs", "warnings_for"]
 
@@ -160,17 +161,39 @@ def summary_data_vars(state: SummaryState) -> dict:
     n = state.done
     counts = np.empty_like(state.thr_count)
     counts[spec.thr_order] = state.thr_count  # back to the order of spec.thresholds
+    ess = state.ess
     out["count"] = ((), np.int64(n), {"long_name": "number of scenarios summarised", "units": "1"})
-    out["exceedance_count"] = (
-        ("threshold",),
-        counts,
-        {"long_name": "scenarios whose total exceeds the threshold", "units": "1", "cell_methods": "scenario: sum"},
+    out["effective_sample_size"] = (
+        (),
+        np.float64(ess),
+        {"long_name": "Kish effective sample size of the weights (the scenario count when unweighted)", "units": "1"},
     )
+    p = counts / max(state.weight_total, 1)
+    if state.weighted:
+        out["exceedance_weight"] = (
+            ("threshold",),
+            counts / WEIGHT_SCALE,
+            {"long_name": "sum of the weights of the scenarios whose total exceeds the threshold", "units": "1",
+             "cell_methods": "scenario: sum"},
+        )  # fmt: skip
+    else:
+        out["exceedance_count"] = (
+            ("threshold",),
+            counts,
+            {"long_name": "scenarios whose total exceeds the threshold", "units": "1", "cell_methods": "scenario: sum"},
+        )
+    what = "weighted " if state.weighted else ""
     out["exceedance_probability"] = (
         ("threshold",),
-        counts / max(n, 1),
-        {"long_name": "probability that the total exceeds the threshold", "units": "1", "cell_methods": "scenario: mean"},
+        p,
+        {"long_name": f"{what}probability that the total exceeds the threshold", "units": "1", "cell_methods": "scenario: mean"},
     )
+    out["exceedance_standard_error"] = (
+        ("threshold",),
+        np.sqrt(p * (1.0 - p) / max(ess, 1.0)),
+        {"long_name": "Monte Carlo standard error of the exceedance probability: sqrt(p (1 - p) / n_eff), binomial",
+         "units": "1"},
+    )  # fmt: skip
     return out
 
 
@@ -181,6 +204,9 @@ def summary_dataset(state: SummaryState, attrs: dict) -> xr.Dataset:
     coords.update(_scenario_coord(state.done))
     ds = xr.Dataset(summary_data_vars(state), coords=coords, attrs=dict(attrs))
     ds.attrs.update(summary_attrs(state.spec))
+    if state.weighted:
+        ds.attrs["weighted"] = "yes: every statistic is weighted by the observations' likelihood (engine.conditioning)"
+        ds.attrs["observations"] = state.spec.observations.description
     return ds
 
 

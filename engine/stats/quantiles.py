@@ -14,7 +14,7 @@ import numpy as np
 
 from kernels import summary as ks
 
-__all__ = ["QUANTILE_REL_ERROR", "estimate_quantiles"]
+__all__ = ["QUANTILE_REL_ERROR", "estimate_quantiles", "estimate_weighted_quantiles"]
 
 QUANTILE_REL_ERROR = 2.0**-ks.HIST_SUB_BITS
 
@@ -55,3 +55,28 @@ def estimate_quantiles(counts: np.ndarray, first_bin: int, vmin: float, vmax: fl
     x = lower + (ranks - before + 0.5) / c * (upper - lower)
     x = np.where(ranks == 0, vmin, np.where(ranks == n - 1, vmax, x))
     return np.clip(x[0] + frac * (x[1] - x[0]), vmin, vmax)
+
+
+def estimate_weighted_quantiles(weights: np.ndarray, first_bin: int, vmin: float, vmax: float, q: np.ndarray) -> np.ndarray:
+    """Weighted quantiles ``q`` from histogram bins holding weight sums (bins ``first_bin`` ...).
+
+    The exact weighted quantile at level ``p`` is the smallest value whose cumulative weight
+    reaches ``p W`` (:func:`engine.analysis.weighted.weighted_quantile`); it lies in the first
+    bin where the cumulative weight reaches ``p W``, and the estimate interpolates linearly in
+    weight across that bin (clipped to the exact min and max), so its error is at most the bin's
+    width, as for the unweighted estimate.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    cum = np.cumsum(w)
+    total = float(cum[-1]) if cum.size else 0.0
+    if total <= 0.0:
+        return np.full(q.shape, np.nan)
+    target = q * total
+    b = np.minimum(np.searchsorted(cum, target, side="left"), cum.size - 1)
+    b = np.where(q <= 0.0, np.argmax(w > 0), b)  # level 0: the first bin with weight
+    c = w[b]
+    before = cum[b] - c
+    lower, upper = _bin_edges(first_bin + b, vmin, vmax)
+    frac = np.clip(np.where(c > 0, (target - before) / np.where(c > 0, c, 1.0), 0.0), 0.0, 1.0)
+    return np.clip(lower + frac * (upper - lower), vmin, vmax)

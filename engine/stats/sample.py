@@ -37,8 +37,21 @@ def _reduce(layout, arrays: dict) -> dict:
     return out
 
 
-def sample_part(backend, layout, seed: int, start: int, count: int, keep: int) -> dict | None:
-    """The kept-sample arrays of scenarios ``start .. min(start+count, keep)-1`` (``None`` if none are kept)."""
+def _weights(layout, spec, arrays: dict, n: int) -> dict:
+    """The kept scenarios' log-likelihood and weight (:func:`kernels.cpu_likelihood.scenario_weights`)."""
+    from kernels.cpu_likelihood import scenario_weights
+    from kernels.likelihood import WEIGHT_SCALE
+
+    e, c, w, a = (arrays[v].reshape(n, -1) for v in ("electricity", "carbon", "water", "installed_accelerators"))
+    ll, wq = np.empty(n), np.empty(n, dtype=np.int64)
+    scenario_weights(arrays["inputs"], e, c, w, a, layout.n_regions, layout.n_years, spec.cell_var, spec.cell_ptr,
+                     spec.term_idx, *spec.observations.arrays(), ll, wq)  # fmt: skip
+    return {"log_likelihood": ll, "weight": wq / WEIGHT_SCALE}
+
+
+def sample_part(backend, layout, seed: int, start: int, count: int, keep: int, spec=None) -> dict | None:
+    """The kept-sample arrays of scenarios ``start .. min(start+count, keep)-1`` (``None`` if none are kept),
+    with their log-likelihoods and weights when ``spec`` (the run's SummarySpec) has observations."""
     stop = min(start + count, keep)
     if stop <= start:
         return None
@@ -51,6 +64,8 @@ def sample_part(backend, layout, seed: int, start: int, count: int, keep: int) -
         backend.project(layout, arrays["inputs"], arrays)
         effective_inputs(layout, arrays["inputs"], arrays["effective_inputs"])
         parts.append(_reduce(layout, arrays))
+        if spec is not None and spec.observations.weighted:
+            parts[-1].update(_weights(layout, spec, arrays, n))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -62,6 +77,8 @@ _DIMS = {
     "water_total": ("boundary", "year"),
     "electricity_by_region": ("boundary", "year", "region"),
     "installed_accelerators_total": ("year",),
+    "log_likelihood": (),
+    "weight": (),
 }
 _TEXT = {
     "inputs": ("sampled model inputs of the kept scenarios (raw draws)", "1"),
@@ -71,6 +88,8 @@ _TEXT = {
     "water_total": ("annual water consumption of the kept scenarios, sum over regions, components and sources", "GL"),
     "electricity_by_region": ("annual electricity of the kept scenarios, sum over the components of the boundary", "TW h"),
     "installed_accelerators_total": ("year-average accelerators in service of the kept scenarios, sum over regions", "1e6"),
+    "log_likelihood": ("log-likelihood of the observations given the kept scenario (sum of -z^2/2)", "1"),
+    "weight": ("importance weight of the kept scenario, exp(log_likelihood) quantised to multiples of 2^-32", "1"),
 }
 
 
@@ -79,7 +98,7 @@ def sample_data_vars(sample: dict, n_kept: int) -> dict:
     out = {}
     for key, values in sample.items():
         long_name, units = _TEXT[key]
-        dtype = np.float64 if key in ("inputs", "effective_inputs") else np.float32
+        dtype = np.float64 if key in ("inputs", "effective_inputs", "log_likelihood", "weight") else np.float32
         out[f"sample_{key}"] = (("sample", *_DIMS[key]), values.astype(dtype), {"long_name": long_name, "units": units})
     out["sample"] = (("sample",), np.arange(n_kept, dtype=np.int64), {"long_name": "scenario index of a kept scenario (the first ones by index)"})
     return out

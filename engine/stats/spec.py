@@ -32,10 +32,11 @@ Water totals also sum over ``water_source``.  ``installed_accelerators`` has its
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from engine.conditioning.tables import ObservationTables, build_tables, no_observations
 from engine.errors import AnalysisError, RunError
 from engine.output.variables import BOUNDARIES
 from kernels import model as m
@@ -135,6 +136,7 @@ class SummarySpec:
     keep_sample: int = 0  # scenarios 0 .. keep_sample-1 are kept with their inputs and key outputs (engine.stats.sample)
     input_names: tuple[str, ...] = ()  # labels of the kept inputs
     effective_names: tuple[str, ...] = ()  # labels of the kept effective inputs
+    observations: ObservationTables = field(default_factory=no_observations)  # none: an unweighted summary
 
     @property
     def n_cells(self) -> int:
@@ -186,6 +188,7 @@ class SummarySpec:
             "block": MOMENT_BLOCK,
             "keep_sample": self.keep_sample,
             "cells": self.n_cells,
+            "observations": self.observations.key(),
         }
 
 
@@ -238,8 +241,10 @@ def _add_variable_groups(table: _CellTable, var: str, n_y: int, n_r: int, bounds
     table.add_group(f"{var}_total", var, ("boundary", "year"), (len(bounds), n_y), total, derived=True)
 
 
-def build_summary_spec(config, layout, thresholds=(), quantiles=SUMMARY_QUANTILES, keep_sample: int = 0) -> SummarySpec:
+def build_summary_spec(config, layout, thresholds=(), quantiles=SUMMARY_QUANTILES, keep_sample: int = 0, prior: bool = False) -> SummarySpec:
     """Build the cell table for ``config`` (years, regions) with ``thresholds`` and ``quantiles``.
+
+    The config's ``observations`` weight the summary unless ``prior`` (:mod:`engine.conditioning`).
 
     ``thresholds`` are :class:`ThresholdSpec` (or the config's ``Threshold`` entries, which
     have the same fields); the config's own thresholds are always included first.
@@ -267,7 +272,7 @@ def build_summary_spec(config, layout, thresholds=(), quantiles=SUMMARY_QUANTILE
     quantiles = tuple(sorted({float(q) for q in quantiles}))
     if not quantiles or not all(0.0 <= q <= 1.0 for q in quantiles):
         raise RunError(f"quantiles must lie in [0, 1], got {list(quantiles)}")
-    return SummarySpec(
+    spec = SummarySpec(
         cell_var=np.array(cell_var, dtype=np.int64),
         cell_ptr=np.array(ptr, dtype=np.int64),
         term_idx=np.array(terms, dtype=np.int64),
@@ -283,6 +288,9 @@ def build_summary_spec(config, layout, thresholds=(), quantiles=SUMMARY_QUANTILE
         input_names=tuple(layout.names),
         effective_names=tuple(f"{key}.{r}" for key, _ in layout.normalised_columns() for r in layout.regions),
     )
+    if prior or not getattr(config, "observations", None):
+        return spec
+    return replace(spec, observations=build_tables(config, spec))
 
 
 def resolve_thresholds(items, years) -> list[ThresholdSpec]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from engine.stats.quantiles import estimate_quantiles
+from engine.stats.quantiles import estimate_quantiles, estimate_weighted_quantiles
 from engine.stats.spec import SummarySpec
 from kernels import summary as ks
 
@@ -36,8 +36,10 @@ class ChunkSummary:
     bm2: np.ndarray  # float64[blocks, cells]
     vmin: np.ndarray  # float64[cells]
     vmax: np.ndarray  # float64[cells]
-    thr_count: np.ndarray  # int64[thresholds], in spec.thr_value order
+    thr_count: np.ndarray  # int64[thresholds], in spec.thr_value order (Σ quantised weights when weighted)
     sample: dict | None = None  # the chunk's kept scenarios (engine.stats.sample), if any
+    block_w1: np.ndarray | None = None  # int64[blocks]: Σ quantised weights (units of 2^-32; counts when unweighted)
+    block_w2: np.ndarray | None = None  # float64[blocks]: Σ w² (w in [0, 1]; counts when unweighted)
 
     @property
     def nbytes(self) -> int:
@@ -58,6 +60,9 @@ class SummaryState:
     vmax: np.ndarray = field(default=None)
     thr_count: np.ndarray = field(default=None)
     sample: dict = field(default_factory=dict)  # name -> list of the kept scenarios' arrays, in scenario order
+    weight_units: int = 0  # Σ quantised weights (units of 2^-32), or the scenario count when unweighted
+    weight_sq: float = 0.0  # Σ w² folded block by block in order (the scenario count when unweighted)
+    zero_weights: int = 0  # scenarios of weight 0 (weighted runs)
 
     def __post_init__(self):
         k = self.spec.n_cells
@@ -81,6 +86,11 @@ class SummaryState:
         np.minimum(self.vmin, part.vmin, out=self.vmin)
         np.maximum(self.vmax, part.vmax, out=self.vmax)
         self.thr_count += part.thr_count
+        w1 = part.block_w1 if part.block_w1 is not None else part.block_n.astype(np.int64)
+        w2 = part.block_w2 if part.block_w2 is not None else part.block_n
+        self.weight_units += int(w1.sum())
+        for v in w2:  # in block order: the same bits whatever the chunking
+            self.weight_sq += float(v)
         if part.sample is not None:
             for name, values in part.sample.items():
                 self.sample.setdefault(name, []).append(values)
@@ -103,6 +113,8 @@ class SummaryState:
             vmin=self.vmin,
             vmax=self.vmax,
             thr_count=self.thr_count,
+            weight_units=np.int64(self.weight_units),
+            weight_sq=np.float64(self.weight_sq),
             hist_lo=lo,
             hist_len=ln,
             hist_counts=counts,
@@ -117,6 +129,8 @@ class SummaryState:
         with np.load(path) as f:
             st = cls(spec)
             st.done = int(f["done"])
+            st.weight_units = int(f["weight_units"])
+            st.weight_sq = float(f["weight_sq"])
             for name in ("n", "mean", "m2", "vmin", "vmax", "thr_count"):
                 getattr(st, name)[...] = f[name]
             add_ragged(st.hist, f["hist_lo"], f["hist_len"], f["hist_counts"])
@@ -133,9 +147,37 @@ class SummaryState:
         out = np.empty((self.spec.n_cells, q.size))
         lo, ln, counts = ragged_bins(self.hist, self.vmin, self.vmax)
         ends = np.cumsum(ln)
+        estimate = estimate_weighted_quantiles if self.weighted else estimate_quantiles
         for k in range(self.spec.n_cells):
-            out[k] = estimate_quantiles(counts[ends[k] - ln[k] : ends[k]], int(lo[k]), self.vmin[k], self.vmax[k], q)
+            out[k] = estimate(counts[ends[k] - ln[k] : ends[k]], int(lo[k]), self.vmin[k], self.vmax[k], q)
         return out
+
+    def diagnostics(self):
+        """The weights' ESS and Pareto k̂ (k̂ from the kept sample's log-likelihoods; NaN without one)."""
+        from engine.conditioning.diagnostics import diagnose
+
+        ll = np.concatenate(self.sample["log_likelihood"]) if "log_likelihood" in self.sample else np.zeros(0)
+        basis = f"the kept sample of {ll.size:,} scenarios (the first by index)" if ll.size else "none: no kept sample"
+        zero = int((np.concatenate(self.sample["weight"]) == 0).sum()) if "weight" in self.sample else 0
+        return diagnose(self.done, self.weight_units, self.weight_sq, ll, basis, zero)
+
+    @property
+    def weighted(self) -> bool:
+        return self.spec.observations.weighted
+
+    @property
+    def weight_total(self) -> int:
+        """The denominator of exceedance fractions: Σ quantised weights, or the scenario count."""
+        return self.weight_units if self.weighted else self.done
+
+    @property
+    def ess(self) -> float:
+        """Kish's effective sample size [scenarios] (the scenario count when unweighted)."""
+        if not self.weighted:
+            return float(self.done)
+        from kernels.likelihood import WEIGHT_SCALE
+
+        return (self.weight_units / WEIGHT_SCALE) ** 2 / self.weight_sq if self.weight_sq > 0 else 0.0
 
     def to_dataset(self, attrs: dict) -> xr.Dataset:
         """The labelled summary (layout in :mod:`engine.stats.labels`)."""
@@ -143,6 +185,8 @@ class SummaryState:
         from engine.stats.sample import sample_data_vars
 
         ds = summary_dataset(self, attrs)
+        if self.weighted:
+            ds.attrs.update(self.diagnostics().attrs())
         if self.sample:
             sample = {k: np.concatenate(v) for k, v in self.sample.items()}
             n = len(sample["inputs"])

@@ -40,6 +40,8 @@ CRYPTO_BREAK_YEAR = 2026  # [yr] crypto grows at crypto_growth_to_2026 up to thi
 HOURS_PER_YEAR = 8760.0  # [h]
 POWER_ERA_2023 = 2023  # [yr] first vintage of the H100/H200 generation
 POWER_ERA_2025 = 2025  # [yr] first vintage of the B200 generation
+CAP_BASE_YEAR = 2025  # [yr] the year of the deployment caps' levels (supply_power_2025, buildout_power_2025)
+CAP_START_YEAR = 2026  # [yr] first year whose deployments the caps bound (earlier years are observed)
 
 GLOBAL_INPUTS = (
     "total_2022",
@@ -78,6 +80,10 @@ GLOBAL_INPUTS = (
     "wue",
     "water_intensity_generation",
     "carbon_intensity_decline",
+    "supply_power_2025",
+    "supply_growth",
+    "buildout_power_2025",
+    "buildout_growth",
 )
 REGIONAL_INPUTS = (
     "accelerator_share",
@@ -136,6 +142,10 @@ I_PUE_AI = 32
 I_WUE = 33
 I_WI = 34
 I_CI_DECLINE = 35
+I_SUPPLY = 36
+I_SUPPLY_G = 37
+I_BUILD = 38
+I_BUILD_G = 39
 
 R_ACC_SHARE = 0
 R_CONV_SHARE = 1
@@ -366,25 +376,76 @@ def fleet_units_watts(year_index, ship, power, survive, pre_units, pre_power):
 
 
 @kernel
+def supply_cap(year, power, supply_2025, supply_growth):
+    """Deployments [M] the chip supply chain allows in ``year``: its rated power
+    ``supply_2025·(1+g)^(t−2025)`` [GW of accelerator TDP] over one accelerator's ``power`` [W]."""
+    return supply_2025 * (1.0 + supply_growth) ** (year - CAP_BASE_YEAR) * 1000.0 / power
+
+
+@kernel
+def buildout_cap(year, power, k_srv, pue_ai, build_2025, build_growth, retired_gw):
+    """Deployments [M] the facility power available in ``year`` can host: the power built and
+    connected, ``build_2025·(1+g)^(t−2025)`` [GW at design load], plus the halls freed by the
+    accelerators retired in the year (``retired_gw`` [GW rated] × k_srv × PUE_ai, refitted),
+    over one new accelerator's facility power ``power·k_srv·PUE_ai`` [W]."""
+    facility = power * k_srv * pue_ai
+    return build_2025 * (1.0 + build_growth) ** (year - CAP_BASE_YEAR) * 1000.0 / facility + retired_gw * 1000.0 / power
+
+
+@kernel
+def retired_power(i, ship, power, scale, shape):
+    """Rated power [GW] of the accelerators of vintages ``0 .. i-1`` retired during year index ``i``.
+
+    A vintage arrives mid-year on average, so during year ``i`` vintage ``v`` ages from
+    ``i − v − ½`` to ``i − v + ½`` and its Weibull survival falls by the difference.
+    """
+    r = 0.0
+    for v in range(i):
+        age = float(i - v) - 0.5
+        r += ship[v] * power[v] * (weibull_survival(age, scale, shape) - weibull_survival(age + 1.0, scale, shape))
+    return r / 1000.0
+
+
+@kernel
+def deployment_cap(year, power, k_srv, pue_ai, supply_2025, supply_growth, build_2025, build_growth, retired_gw):
+    """The tighter of :func:`supply_cap` and :func:`buildout_cap` [M accelerators deployed in ``year``]."""
+    by_supply = supply_cap(year, power, supply_2025, supply_growth)
+    return min(by_supply, buildout_cap(year, power, k_srv, pue_ai, build_2025, build_growth, retired_gw))
+
+
+@kernel
 def fill_vintages(x, n_regions, n_years, ship, power):
     """Each vintage's deployments ``ship`` [M] (custom accelerators included) and rated power
     ``power`` [W per accelerator], years BASE_YEAR .. BASE_YEAR + n_years - 1 (written).
+
+    Demand follows the growth law (:func:`adoption_growth`, :func:`shipments_next`); from
+    :data:`CAP_START_YEAR` the deployments are the demand or the tighter of the supply and
+    build-out caps (:func:`deployment_cap`; the build-out counts the halls freed by retirements),
+    whichever is less.  Demand keeps its own path, so
+    a capped year's unmet demand neither vanishes nor compounds the deployments.
 
     The observables ``shipments`` and ``accelerator_power`` of :mod:`engine.conditioning`
     are read from here, so conditioning sees the same deployments as the projection.
     """
     custom = x[I_CUSTOM]
+    scale = weibull_scale(x[I_LIFE], x[I_SHAPE])
     shock0 = N_GLOBAL + N_REGIONAL * n_regions
+    demand = 0.0
     for i in range(n_years):
         year = BASE_YEAR + i
+        power[i] = vintage_power(year, x[I_P22], x[I_P23], x[I_P25], x[I_PGROWTH])
         if i == 0:
-            ship[i] = x[I_SHIP_2022] * custom
+            demand = x[I_SHIP_2022] * custom
         elif year < FIRST_GROWTH_YEAR:
-            ship[i] = x[I_SHIP_2023] * custom
+            demand = x[I_SHIP_2023] * custom
         else:
             g = adoption_growth(year, x[I_G0], x[I_GINF], x[I_TAU])
-            ship[i] = shipments_next(ship[i - 1], g, x[I_SHOCK_SD], x[shock0 + year - FIRST_GROWTH_YEAR])
-        power[i] = vintage_power(year, x[I_P22], x[I_P23], x[I_P25], x[I_PGROWTH])
+            demand = shipments_next(demand, g, x[I_SHOCK_SD], x[shock0 + year - FIRST_GROWTH_YEAR])
+        ship[i] = demand
+        if year >= CAP_START_YEAR:
+            retired = retired_power(i, ship, power, scale, x[I_SHAPE])
+            cap = deployment_cap(year, power[i], x[I_KSRV], x[I_PUE_AI], x[I_SUPPLY], x[I_SUPPLY_G], x[I_BUILD], x[I_BUILD_G], retired)
+            ship[i] = min(demand, cap)
 
 
 @kernel

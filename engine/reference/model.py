@@ -65,21 +65,32 @@ def project(x: np.ndarray, n_regions: int, n_years: int, dtype=np.float64) -> di
     shock0 = m.N_GLOBAL + m.N_REGIONAL * n_regions
     g0, ginf, tau = (_col(x, k) for k in ("shipments_growth_initial", "shipments_growth_longrun", "shipments_growth_decay"))
     sd = _col(x, "shipments_shock_sd")
+    demand = None
     for i, year in enumerate(years):
-        if year == 2022:
-            ship[:, i] = _col(x, "shipments_2022") * custom
-        elif year == 2023:
-            ship[:, i] = _col(x, "shipments_2023") * custom
-        else:
-            g = ginf + (g0 - ginf) * np.exp(-(year - 2024) / tau)
-            z = x[:, shock0 + year - 2024]
-            ship[:, i] = ship[:, i - 1] * (1 + g) * np.exp(sd * z - sd**2 / 2)
         if year <= 2022:
             power[:, i] = _col(x, "power_2022")
         elif year <= 2024:
             power[:, i] = _col(x, "power_2023")
         else:
             power[:, i] = _col(x, "power_2025") * (1 + _col(x, "power_growth")) ** (year - 2025)
+        if year == 2022:
+            demand = _col(x, "shipments_2022") * custom
+        elif year == 2023:
+            demand = _col(x, "shipments_2023") * custom
+        else:
+            g = ginf + (g0 - ginf) * np.exp(-(year - 2024) / tau)
+            z = x[:, shock0 + year - 2024]
+            demand = demand * (1 + g) * np.exp(sd * z - sd**2 / 2)
+        ship[:, i] = demand
+        if year >= 2026:  # the supply and build-out caps [GW] over power per accelerator [W] -> M accelerators
+            supply = _col(x, "supply_power_2025") * (1 + _col(x, "supply_growth")) ** (year - 2025) * 1000 / power[:, i]
+            facility = power[:, i] * _col(x, "server_overhead") * _col(x, "pue_ai")
+            age = (i - np.arange(i) - 0.5)[None, :]  # earlier vintages' ages at the start of the year
+            dropped = _survival(age, scale[:, None], shape_k[:, None]) - _survival(age + 1, scale[:, None], shape_k[:, None])
+            retired_gw = (ship[:, :i] * power[:, :i] * dropped).sum(axis=1) / 1000  # halls freed by retirements, refitted
+            build = _col(x, "buildout_power_2025") * (1 + _col(x, "buildout_growth")) ** (year - 2025) * 1000 / facility
+            build = build + retired_gw * 1000 / power[:, i]
+            ship[:, i] = np.minimum(demand, np.minimum(supply, build))
     ages = np.arange(n_years, dtype=float)
     survive = _survival(ages[None, :], scale[:, None], shape_k[:, None])
     survive[:, 0] = 0.5

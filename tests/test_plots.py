@@ -192,7 +192,8 @@ def test_tornado_kind_from_the_cli_reads_a_summary_files_kept_sample(tmp_path):
     assert ET.parse(out).getroot().tag.endswith("svg")
     r = CliRunner().invoke(plot_cmd, [str(runs.summary_file()), "--kind", "tornado", "--out", str(tmp_path / "no.png")])
     assert r.exit_code != 0 and "--year" in r.output and not (tmp_path / "no.png").exists()
-    r = CliRunner().invoke(plot_cmd, [str(runs.summary_file()), "--kind", "fan", "--year", "2030", "--out", str(tmp_path / "no.png")])
+    args = [str(runs.summary_file()), "--kind", "fan", "--year", "2030", "--out", str(tmp_path / "no.png")]
+    r = CliRunner().invoke(plot_cmd, args)
     assert r.exit_code != 0 and "does not apply" in r.output
 
 

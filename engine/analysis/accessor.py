@@ -113,7 +113,7 @@ class DcprojAccessor:
 
     @property
     def plot(self) -> PlotMethods:
-        """Figures: ``fan``, ``regions``, ``components``, ``posterior`` (:mod:`engine.analysis.plots`)."""
+        """Figures: ``fan``, ``regions``, ``components``, ``posterior``, ``storylines``, ``tornado`` (:mod:`.plots`)."""
         return PlotMethods(self._checked())
 
     def export(self, format: str, path, **kwargs):
@@ -155,3 +155,11 @@ class PlotMethods:
     def posterior(self, path=None, **kwargs):
         """Prior (unweighted) vs posterior (weighted) fan chart; needs a ``weight`` variable."""
         return self._draw("posterior", path, kwargs)
+
+    def storylines(self, path=None, **kwargs):
+        """The storylines of a storylines file side by side: median and 90 % interval of each."""
+        return self._draw("storylines", path, kwargs)
+
+    def tornado(self, path=None, *, year, **kwargs):
+        """Tornado of the run's own sensitivity in ``year`` (Spearman by default; :func:`~.plots.sensitivity_tornado`)."""
+        return self._draw("tornado", path, dict(kwargs, year=year))

@@ -238,8 +238,10 @@ def _stories(ctx: _Context) -> str:
     parts.append(_png(figure(ds, boundary="dc_only"), "storylines side by side"))
     frame = compare(ds, "electricity", "dc_only").loc[ctx.years]
     names = list(dict.fromkeys(frame.columns.get_level_values(0)))
-    rows = [[str(y), *[f"{_n(frame.loc[y, (n, 'p50')])} ({_n(frame.loc[y, (n, 'p5')])}–{_n(frame.loc[y, (n, 'p95')])})" for n in names]]
-            for y in ctx.years]  # fmt: skip
+    def cell(y, n):
+        return f"{_n(frame.loc[y, (n, 'p50')])} ({_n(frame.loc[y, (n, 'p5')])}–{_n(frame.loc[y, (n, 'p95')])})"
+
+    rows = [[str(y), *[cell(y, n) for n in names]] for y in ctx.years]
     parts.append(_table(["year", *[f"{n}: median (5–95 %) [TWh]" for n in names]], rows, numeric=tuple(range(1, len(names) + 1))))
     info = [[_e(r["storyline"]), _e(r["description"]), "<br>".join(_e(x) for x in r["sources"].splitlines()),
              "<br>".join(_e(x) for x in r["overrides"].split("; "))] for _, r in described(ds).iterrows()]  # fmt: skip

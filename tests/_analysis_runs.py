@@ -1,8 +1,8 @@
 """Small runs shared by the analysis tests (accessor, export, plots, report), made once per process.
 
 Functions cached with ``lru_cache`` rather than conftest fixtures, so that the four test modules
-share one cube and one summary file whichever of them run: 2 000 scenarios of the default config,
-seed 1.  The files live in one temporary folder removed at exit.
+share one cube and one summary file whichever of them run: 2 000 scenarios of the default config's
+prior (``prior=True``: unweighted; weighted statistics are tested on these with known weights), seed 1.  The files live in one temporary folder removed at exit.
 """
 
 from __future__ import annotations
@@ -44,21 +44,22 @@ def cube() -> xr.Dataset:
     """The full cube in memory (float32 storage, as files are by default)."""
     from engine import run
 
-    return run(config(), scenarios=SCENARIOS, seed=SEED)
+    return run(config(), scenarios=SCENARIOS, seed=SEED, prior=True)
 
 
 @functools.lru_cache(maxsize=1)
 def cube_file() -> Path:
     from engine import run_to_file
 
-    return run_to_file(config(), workdir() / "full.nc", scenarios=SCENARIOS, seed=SEED)
+    return run_to_file(config(), workdir() / "full.nc", scenarios=SCENARIOS, seed=SEED, prior=True)
 
 
 @functools.lru_cache(maxsize=1)
 def summary_file() -> Path:
     from engine import run_to_file
 
-    return run_to_file(config(), workdir() / "summary.nc", scenarios=SCENARIOS, seed=SEED, summary=True, thresholds=THRESHOLDS)
+    return run_to_file(config(), workdir() / "summary.nc", scenarios=SCENARIOS, seed=SEED, summary=True, thresholds=THRESHOLDS,
+                       prior=True)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1)

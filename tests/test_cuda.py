@@ -74,7 +74,7 @@ def test_cli_summary_run_with_backend_cuda_matches_the_cpu(tmp_path):
     for backend in ("cuda", "numba"):
         files[backend] = tmp_path / f"{backend}.nc"
         res = subprocess.run(
-            [sys.executable, "-m", "engine.cli", "run", str(DEFAULT_CONFIG), "-n", "10", "--seed", "3", "--summary",
+            [sys.executable, "-m", "engine.cli", "run", str(DEFAULT_CONFIG), "-n", "10", "--seed", "3", "--summary", "--prior",
              "--backend", backend, "-o", str(files[backend]), "--no-progress"],
             cwd=ROOT,
             env=_env(NUMBA_ENABLE_CUDASIM="1") if backend == "cuda" else _env(),

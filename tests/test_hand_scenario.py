@@ -67,7 +67,16 @@ GLOBAL = {
     "wue": 1.0,  # L/kWh of IT
     "water_intensity_generation": 4.0,  # L/kWh
     "carbon_intensity_decline": 0.03,  # 1/yr
+    "supply_power_2025": 500.0,  # GW of accelerator TDP shippable in 2025 ... (far above demand: no cap binds)
+    "supply_growth": 0.2,  # ... growing 20 %/yr
+    "buildout_power_2025": 800.0,  # GW of facility power built in 2025 ...
+    "buildout_growth": 0.1,  # ... growing 10 %/yr
 }
+CAPS = ("supply_power_2025", "supply_growth", "buildout_power_2025", "buildout_growth")
+# the caps bind against a demand of ~22 M in 2026: the build-out in 2026 (7.5 GW / (1050 W x 1.5 x 1.1) + ~3.3 M
+# units' halls freed by retirements = ~7.6 M < the supply's 9 GW / 1050 W = 8.6 M), the supply from 2027 (flat at
+# 9 GW while the build-out grows 50 %/yr)
+CAPPED = {**GLOBAL, "supply_power_2025": 9.0, "supply_growth": 0.0, "buildout_power_2025": 5.0, "buildout_growth": 0.5}
 REGIONAL = {
     "accelerator_share": {"north": 3.0, "south": 1.0},
     "conventional_share_2022": {"north": 3.0, "south": 2.0},
@@ -88,25 +97,43 @@ def hand_model(v: dict, w: dict, z: dict, regions=REGIONS, last_year=LAST_YEAR) 
     years = list(range(2022, last_year + 1))
     hours = 8760.0
 
-    # 1. shipments [M]: known 2022/2023 counts x custom multiplier, then the growth law
-    ship = {
-        2022: v["shipments_2022"] * v["custom_accelerator_factor"],
-        2023: v["shipments_2023"] * v["custom_accelerator_factor"],
-    }
-    for t in years:
-        if t >= 2024:
-            g = v["shipments_growth_longrun"] + (v["shipments_growth_initial"] - v["shipments_growth_longrun"]) * math.exp(
-                -(t - 2024) / v["shipments_growth_decay"]
-            )
-            sd = v["shipments_shock_sd"]
-            ship[t] = ship[t - 1] * (1 + g) * math.exp(sd * z[t] - sd**2 / 2)
-
     # 2. installed base: Weibull survival with mean life L and shape k: scale = L / Gamma(1 + 1/k)
     k = v["lifetime_shape"]
     scale = v["lifetime_mean"] / math.gamma(1 + 1 / k)
 
     def survival(age):
         return 1.0 if age <= 0 else math.exp(-((age / scale) ** k))
+
+    def power(vintage):  # 3. rated power by vintage [W]
+        if vintage <= 2022:
+            return v["power_2022"]
+        if vintage <= 2024:
+            return v["power_2023"]
+        return v["power_2025"] * (1 + v["power_growth"]) ** (vintage - 2025)
+
+    # 1. shipments [M]: known 2022/2023 counts x custom multiplier, then the growth law (demand);
+    # from 2026 the deployments are the demand or the tighter of two caps [GW] / power per unit:
+    # chip supply, and facility power built plus the halls freed by retirements (refitted)
+    demand = {
+        2022: v["shipments_2022"] * v["custom_accelerator_factor"],
+        2023: v["shipments_2023"] * v["custom_accelerator_factor"],
+    }
+    ship = dict(demand)
+    for t in years:
+        if t >= 2024:
+            g = v["shipments_growth_longrun"] + (v["shipments_growth_initial"] - v["shipments_growth_longrun"]) * math.exp(
+                -(t - 2024) / v["shipments_growth_decay"]
+            )
+            sd = v["shipments_shock_sd"]
+            demand[t] = demand[t - 1] * (1 + g) * math.exp(sd * z[t] - sd**2 / 2)
+            ship[t] = demand[t]
+        if t >= 2026:
+            supply_gw = v["supply_power_2025"] * (1 + v["supply_growth"]) ** (t - 2025)
+            built_gw = v["buildout_power_2025"] * (1 + v["buildout_growth"]) ** (t - 2025)
+            retired_gw = sum(ship[u] * power(u) * (survival(t - u - 0.5) - survival(t - u + 0.5)) for u in range(2022, t)) / 1000
+            facility_w = power(t) * v["server_overhead"] * v["pue_ai"]
+            caps = (supply_gw * 1000 / power(t), built_gw * 1000 / facility_w + retired_gw * 1000 / power(t))
+            ship[t] = min(demand[t], *caps)
 
     def in_service(t, vintage):  # half a year of service in the year of shipment, then R(t - v)
         return 0.5 if t == vintage else survival(t - vintage)
@@ -115,14 +142,7 @@ def hand_model(v: dict, w: dict, z: dict, regions=REGIONS, last_year=LAST_YEAR) 
         a = v["preexisting_age"]
         return v["preexisting_stock"] * survival(a + (t - 2022) + 0.5) / survival(a)
 
-    # 3. rated power by vintage [W] and the workload mix
-    def power(vintage):
-        if vintage <= 2022:
-            return v["power_2022"]
-        if vintage <= 2024:
-            return v["power_2023"]
-        return v["power_2025"] * (1 + v["power_growth"]) ** (vintage - 2025)
-
+    # 3. the workload mix
     def inference_share(t):
         s23, s30 = v["inference_share_2023"], v["inference_share_2030"]
         if t <= 2023:
@@ -208,6 +228,7 @@ def layout():
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     data["regions"] = list(REGIONS)
     data["years"] = {"start": 2022, "end": LAST_YEAR}
+    data.pop("observations")  # they name the default's regions
     for per_region in data["regional_inputs"].values():
         template = dict(per_region)
         per_region.clear()
@@ -234,6 +255,7 @@ CASES = {
     "anchored": GLOBAL,
     # the anchor (110 TWh) is below crypto (100) + accelerated servers with their PUE (~18): residual clipped at 0
     "clipped": {**GLOBAL, "total_2022": 110.0},
+    "capped": CAPPED,
 }
 
 
@@ -293,9 +315,11 @@ def test_every_input_moves_the_outputs_and_the_hand_model_follows(layout):
     """Control of the comparison's reach: nudging any one input (+0.01, plain additive) changes
     the kernel's outputs, and the hand model, nudged the same way, still agrees to 1e-12.
     An input the kernel ignored, or used differently from README's equations, fails here."""
-    base = _kernel(layout, GLOBAL, REGIONAL, SHOCKS)
+    bases = {False: _kernel(layout, GLOBAL, REGIONAL, SHOCKS), True: _kernel(layout, CAPPED, REGIONAL, SHOCKS)}
     for name in layout.names:
-        v, w, z = dict(GLOBAL), {k: dict(d) for k, d in REGIONAL.items()}, dict(SHOCKS)
+        capped = name in CAPS  # a cap moves the outputs only where it binds; every other input where none does
+        base = bases[capped]
+        v, w, z = dict(CAPPED if capped else GLOBAL), {k: dict(d) for k, d in REGIONAL.items()}, dict(SHOCKS)
         key, _, label = name.partition(".")
         if key == "shipments_shock":
             z[int(label)] += 0.01

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from engine.analysis.answers import total_quantiles
+from engine.analysis.answers import quantile_standard_error, total_quantiles
 from engine.errors import AnalysisError
 from engine.output.variables import BOUNDARIES
 
-__all__ = ["TABLE", "COLUMNS", "UNIT_VARIABLE", "published_estimates", "comparable", "compare"]
+__all__ = ["TABLE", "COLUMNS", "UNIT_VARIABLE", "RUN_COLUMNS", "published_estimates", "comparable", "compare"]
 
 TABLE = Path(__file__).resolve().parents[2] / "configs" / "evidence" / "published_estimates.csv"
 COLUMNS = (
@@ -45,7 +45,7 @@ COLUMNS = (
 )
 UNIT_VARIABLE = {"TWh": "electricity", "Mt CO2": "carbon", "GL": "water"}
 INTERVAL = (0.05, 0.5, 0.95)
-ROW_COLUMNS = ("id", "source", "scenario", "kind", "variable", "boundary", "year", "unit", "value", "low", "high")
+ROW_COLUMNS = ("id", "source", "scenario", "kind", "variable", "boundary", "year", "unit", "value", "low", "high", "scope")
 
 
 def published_estimates(path: str | Path | None = None) -> pd.DataFrame:
@@ -108,6 +108,19 @@ def _verdict(row, p5: float, p95: float) -> tuple[str, str]:
     return ("below" if high < p5 else "above" if low > p95 else "inside"), "range"
 
 
+RUN_COLUMNS = ("p5", "p50", "p95", "p5_se", "p50_se", "p95_se", "verdict", "compared", "caveat")
+_BOUNDARY_TEXT = {
+    "dc_only": "run boundary dc_only: all data-centre components, no crypto",
+    "incl_crypto": "run boundary incl_crypto: data centres and crypto mining (the IEA's 460 TWh of 2022)",
+}
+
+
+def _caveat(row) -> str:
+    """What the published row measures, beside the run's boundary it is compared with."""
+    scope = str(row.get("scope", "") or "").strip()
+    return f"{_BOUNDARY_TEXT[row['boundary']]}; published scope: {scope}" if scope else _BOUNDARY_TEXT[row["boundary"]]
+
+
 def compare(ds: xr.Dataset, table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each comparable published row beside the run's median and 90 % interval, with a verdict.
 
@@ -115,20 +128,24 @@ def compare(ds: xr.Dataset, table: pd.DataFrame | None = None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns id, source, scenario, kind, variable, boundary, year, unit, value, low, high,
-        p5, p50, p95 (the run's, in the row's unit), verdict (inside / below / above) and
-        compared (``value`` or ``range``).
+        p5, p50, p95 (the run's, in the row's unit; weighted when the run is), their Monte Carlo
+        standard errors p5_se, p50_se, p95_se (:func:`engine.analysis.answers.quantile_standard_error`),
+        verdict (inside / below / above), compared (``value`` or ``range``) and caveat (the
+        run's boundary beside the published scope).
     """
     rows = comparable(published_estimates() if table is None else table, ds)
     out = []
     for (variable, boundary), group in rows.groupby(["variable", "boundary"], sort=False):
-        q = total_quantiles(ds, INTERVAL, variable, boundary, years=sorted(set(group["year"])))
+        years = sorted(set(group["year"]))
+        q = total_quantiles(ds, INTERVAL, variable, boundary, years=years)
+        se = quantile_standard_error(ds, INTERVAL, variable, boundary, years=years)
         for _, row in group.iterrows():
             p5, p50, p95 = (float(v) for v in q.sel(year=int(row["year"])).values)
+            e5, e50, e95 = (float(v) for v in se.sel(year=int(row["year"])).values)
             verdict, what = _verdict(row, p5, p95)
-            out.append(
-                {**{k: row[k] for k in ROW_COLUMNS}, "p5": p5, "p50": p50, "p95": p95, "verdict": verdict, "compared": what}
-            )
-    frame = pd.DataFrame(out, columns=[*ROW_COLUMNS, "p5", "p50", "p95", "verdict", "compared"])
+            out.append({**{k: row[k] for k in ROW_COLUMNS}, "p5": p5, "p50": p50, "p95": p95, "p5_se": e5, "p50_se": e50,
+                        "p95_se": e95, "verdict": verdict, "compared": what, "caveat": _caveat(row)})  # fmt: skip
+    frame = pd.DataFrame(out, columns=[*ROW_COLUMNS, *RUN_COLUMNS])
     order = frame["variable"].map({v: i for i, v in enumerate(UNIT_VARIABLE.values())})
     frame = frame.assign(_order=order).sort_values(["_order", "boundary", "year", "id"])
     return frame.drop(columns="_order").reset_index(drop=True)

@@ -184,6 +184,8 @@ class CudaBackend:
         from engine.backends.host_summary import check_chunk
 
         check_chunk(start, count)
+        if spec.observations.weighted:  # run() refuses earlier; this guards direct calls
+            raise BackendUnavailable("the cuda backend does not compute weighted summaries yet (a spec with observations)")
         kinds, params, keys, corr_index, factor = self.device_layout(layout)
         k = spec.n_cells
         to = cuda.to_device

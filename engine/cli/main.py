@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from engine.cli.compare_cmd import compare_cmd
 from engine.cli.inspect_cmds import kinds_cmd, summary_cmd, validate_cmd
 from engine.cli.explore_cmds import discover_cmd, sensitivity_cmd
 from engine.cli.present_cmds import export_cmd, plot_cmd, report_cmd
@@ -31,7 +32,7 @@ def main():
     """
 
 
-for _command in (run_cmd, summary_cmd, validate_cmd, kinds_cmd, plot_cmd, report_cmd, export_cmd, sensitivity_cmd, discover_cmd):
+for _command in (run_cmd, summary_cmd, validate_cmd, kinds_cmd, plot_cmd, report_cmd, export_cmd, sensitivity_cmd, discover_cmd, compare_cmd):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -125,6 +125,11 @@ BACKEND_CHOICES = available_backends()
     help="With --summary: keep the first N scenarios with their inputs and key outputs (for sensitivity and discovery); 0: none.",
 )
 @click.option(
+    "--prior",
+    is_flag=True,
+    help="Ignore the config's observations: the unconditioned prior (otherwise a config with observations gives a weighted run).",
+)
+@click.option(
     "--overwrite",
     is_flag=True,
     help="Replace --out if it exists (atomically, once the run has succeeded); without it an existing file is never touched.",
@@ -178,6 +183,7 @@ def run_cmd(
     chunk_size,
     resume,
     keep_sample,
+    prior,
     overwrite,
     dtype,
     compression,
@@ -225,7 +231,7 @@ def run_cmd(
                 compression=compression, compression_level=compression_level, resume=resume, backend=backend,
                 chunk_size=chunk_size, dtype=dtype, progress=progress, thresholds=thresholds,
                 quantiles=quantiles or SUMMARY_QUANTILES, scheduler=scheduler, cluster=cluster, n_workers=workers,
-                memory_limit=memory_limit, keep_sample=keep_sample,
+                memory_limit=memory_limit, keep_sample=keep_sample, prior=prior,
             )  # fmt: skip
         kind = "summaries of " if summary else ""
         click.echo(f"wrote {path} (storylines of {kind}{scenarios:,} scenarios, seed {cfg.seed if seed is None else seed})")
@@ -253,6 +259,8 @@ def run_cmd(
             keep_partial=True,
             overwrite=overwrite,
             keep_sample=keep_sample,
+            prior=prior,
         )
     kind = "summary of " if summary else ""
-    click.echo(f"wrote {path} ({kind}{scenarios:,} scenarios, seed {cfg.seed if seed is None else seed})")
+    weighted = f", weighted by {len(cfg.observations)} observations" if cfg.observations and not prior else ""
+    click.echo(f"wrote {path} ({kind}{scenarios:,} scenarios, seed {cfg.seed if seed is None else seed}{weighted})")

@@ -32,33 +32,17 @@ def _survival(age, scale, shape):
     return np.where(age > 0, np.exp(-((np.maximum(age, 0.0) / scale) ** shape)), 1.0)
 
 
-# One whole-array function on purpose (longer than the house's ~60 lines): an independent
-# transcription of the model, read line by line beside kernels.model.project_scenario.
-def project(x: np.ndarray, n_regions: int, n_years: int, dtype=np.float64) -> dict[str, np.ndarray]:
-    """Evaluate the model for every row of ``x``.
+def deployments(x: np.ndarray, n_regions: int, n_years: int) -> dict[str, np.ndarray]:
+    """Deployments by year [M] for every row of ``x``, with what bounds them.
 
-    Parameters
-    ----------
-    x : float64[n, n_inputs]
-        Sampled inputs, layout as in :mod:`kernels.model`.
-    n_regions, n_years : int
-        Regions and years (from 2022) in the cube.
-    dtype : numpy dtype
-        Storage dtype of the outputs (arithmetic is float64).
-
-    Returns
-    -------
-    dict
-        ``electricity`` [TWh] and ``carbon`` [Mt CO2] of shape (n, year, region, component),
-        ``water`` [GL] of shape (n, year, region, component, 2) and
-        ``installed_accelerators`` [M] of shape (n, year, region).
+    Returns ``ship`` (deployed), ``demand`` (the growth law), ``supply_cap`` and ``buildout_cap``
+    (NaN before 2026) [M accelerators], and ``power`` [W per accelerator], each (n, year).
     """
     n = x.shape[0]
     years = m.BASE_YEAR + np.arange(n_years)
     shape_k = _col(x, "lifetime_shape")
     scale = _col(x, "lifetime_mean") / special.gamma(1.0 + 1.0 / shape_k)
-
-    # Shipments [M] and rated power [W] by vintage, in-service fraction by age.
+    out = {k: np.full((n, n_years), np.nan) for k in ("demand", "supply_cap", "buildout_cap")}
     custom = _col(x, "custom_accelerator_factor")
     ship = np.empty((n, n_years))
     power = np.empty((n, n_years))
@@ -91,6 +75,41 @@ def project(x: np.ndarray, n_regions: int, n_years: int, dtype=np.float64) -> di
             build = _col(x, "buildout_power_2025") * (1 + _col(x, "buildout_growth")) ** (year - 2025) * 1000 / facility
             build = build + retired_gw * 1000 / power[:, i]
             ship[:, i] = np.minimum(demand, np.minimum(supply, build))
+            out["supply_cap"][:, i], out["buildout_cap"][:, i] = supply, build
+        out["demand"][:, i] = demand
+    out.update(ship=ship, power=power)
+    return out
+
+
+# One whole-array function on purpose (longer than the house's ~60 lines): an independent
+# transcription of the model, read line by line beside kernels.model.project_scenario.
+def project(x: np.ndarray, n_regions: int, n_years: int, dtype=np.float64) -> dict[str, np.ndarray]:
+    """Evaluate the model for every row of ``x``.
+
+    Parameters
+    ----------
+    x : float64[n, n_inputs]
+        Sampled inputs, layout as in :mod:`kernels.model`.
+    n_regions, n_years : int
+        Regions and years (from 2022) in the cube.
+    dtype : numpy dtype
+        Storage dtype of the outputs (arithmetic is float64).
+
+    Returns
+    -------
+    dict
+        ``electricity`` [TWh] and ``carbon`` [Mt CO2] of shape (n, year, region, component),
+        ``water`` [GL] of shape (n, year, region, component, 2) and
+        ``installed_accelerators`` [M] of shape (n, year, region).
+    """
+    n = x.shape[0]
+    years = m.BASE_YEAR + np.arange(n_years)
+    shape_k = _col(x, "lifetime_shape")
+    scale = _col(x, "lifetime_mean") / special.gamma(1.0 + 1.0 / shape_k)
+
+    # Shipments [M] and rated power [W] by vintage (demand, capped from 2026), in-service fraction by age.
+    d = deployments(x, n_regions, n_years)
+    ship, power = d["ship"], d["power"]
     ages = np.arange(n_years, dtype=float)
     survive = _survival(ages[None, :], scale[:, None], shape_k[:, None])
     survive[:, 0] = 0.5

@@ -88,13 +88,14 @@ def test_a_full_cube_honours_the_config_thresholds(tmp_path):
     from engine import run_to_file
     from engine.analysis.results import total
 
-    cfg = load_config(DEFAULT_CONFIG, overrides=["thresholds=[{year: 2030, value: 1000}, {year: 2026, value: 700, boundary: dc_only}]"])
+    cfg = load_config(DEFAULT_CONFIG, overrides=["thresholds=[{year: 2030, value: 1000}, {year: 2026, value: 560, boundary: dc_only}]"])
     path = run_to_file(cfg, tmp_path / "t.nc", scenarios=3000, seed=4, dtype="float64", chunk_size=700)
     with xr.open_dataset(path) as ds:
         p = ds.exceedance_probability.values
-        exact = [float((total(ds, "electricity", "incl_crypto").sel(year=2030) > 1000).mean()),
-                 float((total(ds, "electricity", "dc_only").sel(year=2026) > 700).mean())]  # fmt: skip
+        w = ds.weight.values  # the default is conditioned on its observations: weighted fractions
+        exact = [float(np.sum(w * (total(ds, "electricity", "incl_crypto").sel(year=2030).values > 1000)) / w.sum()),
+                 float(np.sum(w * (total(ds, "electricity", "dc_only").sel(year=2026).values > 560)) / w.sum())]  # fmt: skip
         np.testing.assert_allclose(p, exact, rtol=0, atol=1e-12)
-        assert list(ds.threshold_label.values) == ["P(electricity incl_crypto 2030 > 1000 TWh)", "P(electricity dc_only 2026 > 700 TWh)"]
+        assert list(ds.threshold_label.values) == ["P(electricity incl_crypto 2030 > 1000 TWh)", "P(electricity dc_only 2026 > 560 TWh)"]
         assert 0 < p[0] < 1 and 0 < p[1] < 1
         assert ds.attrs["clipped_conventional_it_2022"] >= 0

@@ -165,7 +165,7 @@ def test_gpu_benchmark_runs_and_reports(default_config, layout, tmp_path):
     assert sr["scenarios"] == 12 and sr["device_s"] > 0
     for key in ("sample_s", "model_s", "fused_s", "bandwidth_floor_s", "transfer_s"):
         assert r[key] > 0, key
-    assert r["cube_bytes"] == 40 * (6144 + 12 * 8)  # the cube and 12 normalised regional weights
+    assert r["cube_bytes"] == 40 * (6144 + 32 + 12 * 8)  # the cube (72 inputs) and 12 normalised regional weights
     result = {"created": "now", "command": "test", "config": "default", "years": layout.n_years, "regions": layout.n_regions,
               "inputs": layout.n_inputs, "machine": {"cpu": "x", "cores": 1, "numba_threads": 1, "python": "3", "numba": "0", "numpy": "2"},
               "sizes": [{"scenarios": 40, "scenario_years_per_s": 1.0, "sample_s": 1.0, "model_s": 1.0, "reduction_s": 0.1,

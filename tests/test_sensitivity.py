@@ -23,7 +23,7 @@ def default_cube() -> xr.Dataset:
     """5 000 scenarios of the default config, seed 1 (shared with tests/test_discovery.py)."""
     from engine import load_config, run
 
-    return run(load_config(DEFAULT_CONFIG), scenarios=5000, seed=1)
+    return run(load_config(DEFAULT_CONFIG), scenarios=5000, seed=1, prior=True)  # unweighted; weights are added where tested
 
 
 @pytest.fixture(scope="session")

@@ -156,6 +156,8 @@ class CubeWriter:
             chunk0 = max(1, min(shape[0], (1 << 22) // max(per_scenario, 1)))
             if vdims[0] != "scenario":  # a few numbers (exceedance counts): contiguous, uncompressed
                 var = nc.createVariable(name, dtype, vdims, fill_value=False)
+            elif len(vdims) == 1:  # one number per scenario (weights): noise-like doubles that blosc refuses as incompressible
+                var = nc.createVariable(name, dtype, vdims, chunksizes=[chunk0], fill_value=False)
             else:
                 var = nc.createVariable(name, dtype, vdims, chunksizes=[chunk0, *shape[1:]], fill_value=False, **compression)
             var.setncatts(vattrs)

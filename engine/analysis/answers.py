@@ -76,8 +76,8 @@ def weights(ds: xr.Dataset) -> xr.DataArray | None:
 
 def n_effective(ds: xr.Dataset) -> float:
     """Kish's effective sample size of the weights, else the scenario count [scenarios]."""
-    if is_summary(ds):
-        return float(ds["count"].values)
+    if is_summary(ds):  # Kish's ESS of a weighted summary (the count when unweighted)
+        return float(ds["effective_sample_size"].values) if "effective_sample_size" in ds else float(ds["count"].values)
     w = weights(ds)
     return float(ds.sizes["scenario"]) if w is None else kish_ess(w.values)
 
@@ -271,7 +271,7 @@ def exceedance(
     if is_summary(ds):
         if not _is_stored(ds, spec) and "sample_inputs" in ds:  # not stored: estimate it from the kept scenarios
             kept = kept_sample_view(ds)
-            p, n = probability_over(total(kept, variable, boundary).sel(year=int(year)) > float(value), None)
+            p, n = probability_over(total(kept, variable, boundary).sel(year=int(year)) > float(value), weights(kept))
             return Exceedance(f"{label} [from the {kept.sizes['scenario']:,} kept scenarios]", float(p), float(binomial_se(float(p), n)), n)
         p = float(_stored_exceedance(ds, [spec])["probability"].iloc[0])
         n = n_effective(ds)

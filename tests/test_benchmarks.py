@@ -21,7 +21,7 @@ def test_cpu_suite_writes_json_and_markdown(tmp_path):
     for key in ("sample_s", "model_s", "reduction_s", "write_s", "memory_floor_s", "numpy_s"):
         assert small[key] > 0, key
     assert "numpy_s" not in big and big["chunk"] == 1000
-    assert big["cube_bytes"] == 2000 * (6144 + 12 * 8)  # the cube and 12 float64 normalised regional weights
+    assert big["cube_bytes"] == 2000 * (6144 + 32 + 12 * 8)  # the cube (72 inputs) and 12 float64 normalised regional weights
     assert 300 < small["check_mean_total_last_year_twh"] < 1e5  # the reduction saw real totals
     assert [r["threads"] for r in data["threads"]] == [1, 2]
     assert data["first_calls"]["total_s"] >= 0 and "gpu" not in data and data["complete"] is True

@@ -33,7 +33,7 @@ def test_netcdf_round_trip_gives_the_run_back(written, default_config):
         assert {k: v for k, v in disk.attrs.items() if k not in skip} == {k: v for k, v in mem.attrs.items() if k not in skip}
 
 
-def test_every_variable_has_units_and_long_name(written):
+def test_every_variable_has_units_and_long_name(written, default_config):
     with xr.open_dataset(written) as ds:
         for name, var in ds.data_vars.items():
             assert var.attrs.get("units"), name
@@ -41,7 +41,8 @@ def test_every_variable_has_units_and_long_name(written):
         assert ds.electricity.dtype == np.float32  # float32 storage by default
         assert list(ds.electricity.dims) == ["scenario", "year", "region", "component"]
         assert ds.inputs.sel(input="pue_ai").input_units.item() == "1"
-        assert "MODEL.md" in ds.inputs.sel(input="pue_ai").input_source.item()
+        source = ds.inputs.sel(input="pue_ai").input_source.item()
+        assert source == default_config.distribution("pue_ai").source and "Environmental Report" in source  # the config's citation, verbatim
 
 
 def test_provenance_attributes(written, default_text):

@@ -366,6 +366,7 @@ def test_model_quantiles_within_0_2_percent_at_1e6_scenarios(tmp_path, default_t
     data["years"] = {"start": 2022, "end": 2028}
     for key, entries in data["regional_inputs"].items():
         data["regional_inputs"][key] = {r: entries[r] for r in regions}
+    data.pop("observations")  # unweighted quantiles here; weighted ones: tests/test_conditioning.py
     path = tmp_path / "small.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     cfg = load_config(path)
@@ -388,22 +389,27 @@ def test_model_quantiles_within_0_2_percent_at_1e6_scenarios(tmp_path, default_t
     assert np.all(np.abs(got_cells - exact_cells) <= 2e-3 * exact_cells + 2.0**ks.HIST_EXP_LO)
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["prior", "weighted"])
 @pytest.mark.parametrize("count", [BLOCK, 1000])  # whole sub-blocks, and a short last one (1000 = 31 x 32 + 8)
-def test_fused_summary_path_equals_the_arrays_path_bit_for_bit(default_config, count):
-    """kernels.cpu_summary.summarise_block (sample + model + statistics per sub-block, the
-    model writing into the tile) gives the same bits as accumulate_block fed with the numba
-    backend's projected arrays, with 1 or 2 threads."""
+def test_fused_summary_path_equals_the_arrays_path_bit_for_bit(default_config, count, weighted):
+    """kernels.cpu_summary.summarise_block (sample + model + likelihood + statistics per
+    sub-block, the model writing into the tile) gives the same bits as accumulate_block fed
+    with the numba backend's projected arrays (and, conditioned, the weights that
+    kernels.cpu_likelihood.scenario_weights computes from them), with 1 or 2 threads."""
     from engine.backends import get_backend
+    from kernels.cpu_likelihood import scenario_weights
 
     layout = build_layout(default_config)
-    spec = build_summary_spec(default_config, layout, [parse_threshold("2030>900"), parse_threshold("carbon:2026>250")])
+    thresholds = [parse_threshold("2030>900"), parse_threshold("carbon:2026>250")]
+    spec = build_summary_spec(default_config, layout, thresholds, prior=not weighted)
+    assert spec.observations.weighted is weighted
     k, n_thr = spec.n_cells, spec.thr_value.shape[0]
     tables = (spec.cell_var, spec.cell_ptr, spec.term_idx, spec.thr_ptr, spec.thr_value)
     first = 7 * BLOCK
 
     def stats():
-        return (np.zeros((k, ks.HIST_BINS), np.int32), np.zeros(n_thr, np.int64), np.empty(k), np.empty(k),
-                np.full(k, np.inf), np.full(k, -np.inf), np.full(k, np.iinfo(np.int64).max))  # fmt: skip
+        return (np.zeros((k, ks.HIST_BINS), np.int64 if weighted else np.int32), np.zeros(n_thr, np.int64), np.empty(k),
+                np.empty(k), np.full(k, np.inf), np.full(k, -np.inf), np.full(k, np.iinfo(np.int64).max))  # fmt: skip
 
     be = get_backend("numba")
     x = be.sample(layout, 11, first, count)
@@ -411,8 +417,14 @@ def test_fused_summary_path_equals_the_arrays_path_bit_for_bit(default_config, c
     be.project(layout, x, out)
     e, c, w, a = (out[v].reshape(count, -1) for v in ("electricity", "carbon", "water", "installed_accelerators"))
     ref = stats()
-    cs.accumulate_block(e, c, w, a, first, False, *tables, *cs.new_scratch(k, n_thr, count).arrays(), *ref, 2)
-    assert ref[0].sum() == k * count and ref[1].sum() > 0  # every value counted; thresholds crossed
+    scratch = cs.new_scratch(k, n_thr, count).arrays()
+    if weighted:
+        scenario_weights(x, e, c, w, a, layout.n_regions, layout.n_years, spec.cell_var, spec.cell_ptr, spec.term_idx,
+                         *spec.observations.arrays(), np.empty(count), scratch[7])  # fmt: skip
+        assert 0 < scratch[7][:count].sum() < count * 2**32  # real weights, neither all zero nor all one
+    cs.accumulate_block(e, c, w, a, first, weighted, *tables, *scratch, *ref, 2)
+    total = scratch[7][:count].sum() if weighted else count
+    assert ref[0].sum() == k * total and ref[1].sum() > 0  # every value counted (with its weight); thresholds crossed
     for threads in (1, 2):
         got = stats()
         cs.summarise_block(np.uint64(11), np.int64(first), count, layout.kinds, layout.params, layout.keys, layout.corr_index,
@@ -422,5 +434,7 @@ def test_fused_summary_path_equals_the_arrays_path_bit_for_bit(default_config, c
             np.testing.assert_array_equal(g, r)
     # and the block moments are those of the values (numpy, independently): cell 0 is electricity element 0
     v = e[:, 0]
-    np.testing.assert_allclose(ref[2][0], v.mean(), rtol=1e-13)
-    np.testing.assert_allclose(ref[3][0], ((v - v.mean()) ** 2).sum(), rtol=1e-9)
+    wt = scratch[7][:count] / 2.0**32 if weighted else np.ones(count)
+    mean = np.sum(wt * v) / np.sum(wt)
+    np.testing.assert_allclose(ref[2][0], mean, rtol=1e-12)
+    np.testing.assert_allclose(ref[3][0], np.sum(wt * (v - mean) ** 2), rtol=1e-9)

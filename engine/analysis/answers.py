@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from engine.analysis.results import _check, _summary_stats, is_summary, kept_sample_view, total
+from engine.analysis.results import _check, _summary_stats, is_summary, kept_sample_view, summary_group, total
 from engine.analysis.results import exceedance as _stored_exceedance
 from engine.analysis.weighted import binomial_se, dataset_weights, kish_ess, mean_over, probability_over, quantile_over
 from engine.errors import AnalysisError
 from engine.output.variables import VARIABLES
+from engine.stats.quantiles import Z95  # the standard normal's 97.5 % point
 from engine.stats.spec import ThresholdSpec
 
 __all__ = [
@@ -30,11 +31,11 @@ __all__ = [
     "check_years",
     "total_quantiles",
     "total_mean",
+    "total_mean_standard_error",
     "quantile_standard_error",
     "exceedance",
 ]
 
-Z95 = 1.959963984540054  # the standard normal's 97.5 % point
 LEVEL_TOL = 1e-9  # two quantile levels closer than this are the same level
 
 
@@ -203,6 +204,33 @@ def total_mean(ds, variable="electricity", boundary="dc_only", by=None, region=N
     return out
 
 
+def total_mean_standard_error(ds, variable="electricity", boundary="dc_only", by=None, region=None) -> xr.DataArray:
+    """Monte Carlo standard error of :func:`total_mean`: ``sqrt(variance / n_eff)`` [the variable's units].
+
+    The (weighted) variance over scenarios is the stored ``*_variance`` of a summary file or is
+    computed from a cube; with weights, Kish's ``n_eff`` stands in for the scenario count (the
+    usual approximation for a self-normalised importance-sampling mean).
+    """
+    _check(variable, boundary, by)
+    _check_region(ds, region)
+    if is_summary(ds):
+        if region is not None and by is not None:
+            raise AnalysisError("a summary file holds no per-region breakdown by component; ask for region or by, not both")
+        group, sel = summary_group(variable, boundary, "region" if region is not None else by)
+        var = ds[f"{group}_variance"].sel(sel)
+        var = var if region is None else var.sel(region=region, drop=True)
+    else:
+        x, w = _cube_total(ds, variable, boundary, by, region).astype(np.float64), weights(ds)
+        if w is None:
+            var = x.var("scenario", ddof=1)
+        else:  # reliability weights: the unbiased variance, as summary files store it
+            ess = n_effective(ds)
+            var = mean_over((x - mean_over(x, w)) ** 2, w) * ess / (ess - 1.0)
+    out = np.sqrt(var / n_effective(ds))
+    out.attrs.update(_attrs(variable, boundary, region), long_name="Monte Carlo standard error of the mean")
+    return out.rename("standard_error")
+
+
 def _attrs(variable, boundary, region) -> dict:
     spec = VARIABLES[variable]
     where = "global" if region is None else region
@@ -210,23 +238,32 @@ def _attrs(variable, boundary, region) -> dict:
 
 
 def quantile_standard_error(
-    ds, q=(0.05, 0.5, 0.95), variable="electricity", boundary="dc_only", region=None, years=None
+    ds, q=(0.05, 0.5, 0.95), variable="electricity", boundary="dc_only", region=None, years=None, by=None
 ) -> xr.DataArray:
     """Monte Carlo standard error of the quantiles of :func:`total_quantiles` [the variable's units].
 
     Full cube: half the width of the distribution-free 95 % interval of the ``p`` quantile, the
     quantiles at levels ``p ± 1.96 sqrt(p (1 - p) / n_eff)``, divided by 1.96.  Summary file: the
-    slope of the stored quantile function between the neighbouring stored levels times
-    ``sqrt(p (1 - p) / n)`` (the histogram's own error, <= 0.2 % relative, is not included).
+    same rule, computed from the histograms when the run finished and stored beside the quantiles
+    (``*_quantile_standard_error``), for a stored level; another level (or a file written before
+    those variables existed) gets the slope of the stored quantile function between the
+    neighbouring stored levels times ``sqrt(p (1 - p) / n_eff)``.  The histogram's own error
+    (<= 0.2 % relative) is not included.  ``by``: per region or component, as in
+    :func:`total_quantiles`.
     """
     levels, n = _levels(q), n_effective(ds)
-    if not is_summary(ds):
+    where = dict(by=by, region=region, years=years)
+    stored = _stored_standard_errors(ds, variable, boundary, by, region)
+    if stored is not None and np.isin(levels, stored["quantile"].values).all():
+        se = stored.sel(quantile=list(levels))
+        se = se if years is None else se.sel(year=check_years(ds, years))
+    elif not is_summary(ds):
         s = np.sqrt(np.multiply(levels, np.subtract(1.0, levels)) / n)
-        lo = total_quantiles(ds, np.clip(np.subtract(levels, Z95 * s), 0, 1), variable, boundary, region=region, years=years)
-        hi = total_quantiles(ds, np.clip(np.add(levels, Z95 * s), 0, 1), variable, boundary, region=region, years=years)
+        lo = total_quantiles(ds, np.clip(np.subtract(levels, Z95 * s), 0, 1), variable, boundary, **where)
+        hi = total_quantiles(ds, np.clip(np.add(levels, Z95 * s), 0, 1), variable, boundary, **where)
         se = (hi - lo.values) / (2 * Z95)
     else:
-        stored = total_quantiles(ds, ds["quantile"].values, variable, boundary, region=region, years=years)
+        stored = total_quantiles(ds, ds["quantile"].values, variable, boundary, **where)
         have = stored["quantile"].values
         rows = []
         for p in levels:
@@ -234,9 +271,23 @@ def quantile_standard_error(
             slope = (stored.isel(quantile=i) - stored.isel(quantile=i - 1)) / (have[i] - have[i - 1])
             rows.append(slope * np.sqrt(p * (1 - p) / n))
         se = xr.concat(rows, dim="quantile")
-    se = se.assign_coords(quantile=levels)
+    se = se.assign_coords(quantile=levels).transpose("quantile", "year", ...)
     se.attrs.update(_attrs(variable, boundary, region), long_name="Monte Carlo standard error of the quantile")
     return se.rename("standard_error")
+
+
+def _stored_standard_errors(ds, variable, boundary, by, region) -> xr.DataArray | None:
+    """A summary file's stored quantile errors of the total asked for (``None``: a cube, or an older file)."""
+    if not is_summary(ds):
+        return None
+    if region is not None and by is not None:
+        raise AnalysisError("a summary file holds no per-region breakdown by component; ask for region or by, not both")
+    group, sel = summary_group(variable, boundary, "region" if region is not None else by)
+    name = f"{group}_quantile_standard_error"
+    if name not in ds:
+        return None
+    out = ds[name].sel(sel)
+    return out if region is None else out.sel(region=region, drop=True)
 
 
 def _is_stored(ds: xr.Dataset, spec: ThresholdSpec) -> bool:

@@ -102,6 +102,12 @@ def _kept_total(ds: xr.Dataset, variable: str, boundary: str, by: str | None) ->
 
 def _summary_stats(ds: xr.Dataset, variable: str, boundary: str, by: str | None) -> tuple[xr.DataArray, xr.DataArray]:
     """(quantiles, mean) of the requested total from a summary file."""
+    group, sel = summary_group(variable, boundary, by)
+    return ds[f"{group}_quantile"].sel(sel), ds[f"{group}_mean"].sel(sel)
+
+
+def summary_group(variable: str, boundary: str, by: str | None) -> tuple[str, dict]:
+    """The summary file's group holding the requested total, and the selection within it."""
     if variable == "installed_accelerators":
         group = variable if by == "region" else f"{variable}_total"
         sel = {}
@@ -111,7 +117,7 @@ def _summary_stats(ds: xr.Dataset, variable: str, boundary: str, by: str | None)
         group, sel = f"{variable}_by_region", {"boundary": boundary}
     else:
         group, sel = f"{variable}_by_component", {"component": BOUNDARIES[boundary]}
-    return ds[f"{group}_quantile"].sel(sel), ds[f"{group}_mean"].sel(sel)
+    return group, sel
 
 
 def summarise(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from engine.analysis.results import GROUPINGS
+from engine.analysis.results import GROUPINGS, TABLE_QUANTILES
 from engine.cli.errors import reports_errors
 from engine.errors import AnalysisError
 from engine.output.variables import BOUNDARIES, VARIABLES
@@ -70,9 +70,27 @@ def summary_cmd(path, variable, boundary, by, year, thresholds):
             wanted = [ThresholdSpec(str(v), str(b), int(y), float(x)) for v, b, y, x in stored
                       if str(v) == variable and (str(b) == boundary or v == "installed_accelerators")]  # fmt: skip
         events = [answers.exceedance(ds, t.value, t.year, t.boundary, t.variable) for t in wanted]
+        n_eff = answers.n_effective(ds)
+        years = None if year is None else [year]
+        frame = _with_errors(frame, answers.quantile_standard_error(ds, TABLE_QUANTILES, variable, boundary, by=by, years=years),
+                             answers.total_mean_standard_error(ds, variable, boundary, by).sel(year=years or slice(None)))  # fmt: skip
     _print_table(frame, title)
+    click.echo(f"±: Monte Carlo standard error (quantiles: order statistics; mean: sqrt(variance / n_eff)), n_eff = {n_eff:,.0f}")
     for ex in events:
         click.echo(f"{ex.event} = {ex.probability:.4f} ± {ex.standard_error:.4f} (Monte Carlo standard error, n = {ex.n_effective:,.0f})")
+
+
+def _with_errors(frame, se, mean_se):
+    """``frame``'s columns as text "value ± error" (``se``: dims quantile, year, and ``by``; ``mean_se``: year, ``by``)."""
+    errors = se.to_dataframe(name="se")["se"].unstack("quantile")
+    errors.columns = [f"p{int(round(c * 100))}" for c in errors.columns]
+    errors["mean"] = mean_se.to_series().reorder_levels(errors.index.names) if errors.index.nlevels > 1 else mean_se.to_series()
+    errors = errors.reorder_levels(frame.index.names) if errors.index.nlevels > 1 else errors
+    errors = errors.reindex(frame.index)
+    out = frame.copy()
+    for col in errors.columns:
+        out[col] = [f"{v:,.1f} ± {e:,.1f}" for v, e in zip(frame[col], errors[col], strict=True)]
+    return out
 
 
 def _storylines_summary(ds, path, variable, boundary, by, year, wanted) -> None:

@@ -58,6 +58,11 @@ _QUANTILE_TEXT = (
     "statistic; CF cell_methods has no such method), read from a log-spaced histogram "
     f"({ks.HIST_PER_OCTAVE} bins per octave; relative error <= {QUANTILE_REL_ERROR:.3%})"
 )
+_QUANTILE_SE_TEXT = (
+    "Monte Carlo standard error of the quantile from order statistics: half the width of the "
+    "distribution-free 95 % interval (the quantiles at levels p +- 1.96 sqrt(p (1 - p) / n_eff), "
+    "n_eff = effective_sample_size), divided by 1.96; the histogram's own error is not included"
+)
 
 
 def _labels(values) -> np.ndarray:
@@ -129,10 +134,8 @@ def _scenario_coord(n: int) -> dict:
 def summary_data_vars(state: SummaryState) -> dict:
     """name -> (dims, values, attrs) of every summary variable."""
     spec = state.spec
-    qs = state.quantiles()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        variance = np.where(state.n > 1, state.m2 / (state.n - 1.0), np.nan)
-    stats = {"mean": state.mean, "variance": variance, "min": state.vmin, "max": state.vmax}
+    qs, qse = state.quantiles(), state.quantile_standard_errors()
+    stats = {"mean": state.mean, "variance": state.variance(), "min": state.vmin, "max": state.vmax}
     out = {}
     for g in spec.groups:
         sl = slice(g.offset, g.offset + g.size)
@@ -145,6 +148,12 @@ def summary_data_vars(state: SummaryState) -> dict:
             np.moveaxis(qs[sl].reshape(*g.shape, len(spec.quantiles)), -1, 0),
             dict(base, units=vs.units, description=_QUANTILE_TEXT),
         )
+        out[f"{g.name}_quantile_standard_error"] = (
+            ("quantile", *g.dims),
+            np.moveaxis(qse[sl].reshape(*g.shape, len(spec.quantiles)), -1, 0),
+            dict(base, long_name=f"Monte Carlo standard error of the quantile: {base['long_name']}", units=vs.units,
+                 description=_QUANTILE_SE_TEXT),
+        )  # fmt: skip
         for stat, (method, desc) in _STATS.items():
             units = vs.variance_units if stat == "variance" else vs.units
             out[f"{g.name}_{stat}"] = (
@@ -226,7 +235,7 @@ def summary_attrs(spec: SummarySpec) -> dict:
 
 def warnings_for(state: SummaryState) -> list[str]:
     """Cells whose reported quantiles fall outside the histogram's accurate range."""
-    qs = state.quantiles()
+    qs, qse = state.quantiles(), state.quantile_standard_errors()
     above = np.nonzero((qs >= 2.0**ks.HIST_EXP_HI).any(axis=1))[0]
     negative = np.nonzero(state.vmin < 0)[0]
     out = []

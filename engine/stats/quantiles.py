@@ -14,9 +14,10 @@ import numpy as np
 
 from kernels import summary as ks
 
-__all__ = ["QUANTILE_REL_ERROR", "estimate_quantiles", "estimate_weighted_quantiles"]
+__all__ = ["QUANTILE_REL_ERROR", "Z95", "estimate_quantiles", "estimate_weighted_quantiles"]
 
 QUANTILE_REL_ERROR = 2.0**-ks.HIST_SUB_BITS
+Z95 = 1.959963984540054  # the standard normal's 97.5 % point (order-statistics intervals of quantiles)
 
 
 def _bin_edges(bins: np.ndarray, vmin: float, vmax: float) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from engine.stats.quantiles import estimate_quantiles, estimate_weighted_quantiles
+from engine.stats.quantiles import Z95, estimate_quantiles, estimate_weighted_quantiles
 from engine.stats.spec import SummarySpec
 from kernels import summary as ks
 
@@ -139,11 +139,11 @@ class SummaryState:
 
     # -- finalize ------------------------------------------------------------------------
 
-    def quantiles(self) -> np.ndarray:
-        """float64[cells, quantiles] read from the histograms."""
+    def quantiles(self, levels=None) -> np.ndarray:
+        """float64[cells, quantiles] read from the histograms, at ``levels`` (default: the spec's)."""
         from kernels.cpu_summary import ragged_bins
 
-        q = np.array(self.spec.quantiles)
+        q = np.array(self.spec.quantiles if levels is None else levels, dtype=np.float64)
         out = np.empty((self.spec.n_cells, q.size))
         lo, ln, counts = ragged_bins(self.hist, self.vmin, self.vmax)
         ends = np.cumsum(ln)
@@ -151,6 +151,31 @@ class SummaryState:
         for k in range(self.spec.n_cells):
             out[k] = estimate(counts[ends[k] - ln[k] : ends[k]], int(lo[k]), self.vmin[k], self.vmax[k], q)
         return out
+
+    def variance(self) -> np.ndarray:
+        """float64[cells]: the unbiased variance over scenarios [the cell's units squared].
+
+        Unweighted: ``m2 / (n - 1)``.  Weighted (reliability weights, whose scale means nothing):
+        ``m2 / Σw · n_eff / (n_eff - 1)`` with Kish's ``n_eff``, which is ``m2 / (Σw - Σw²/Σw)``.
+        """
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if not self.weighted:
+                return np.where(self.n > 1, self.m2 / (self.n - 1.0), np.nan)
+            ess = self.ess
+            return np.where((self.n > 0) & (ess > 1), self.m2 / self.n * ess / (ess - 1.0), np.nan)
+
+    def quantile_standard_errors(self) -> np.ndarray:
+        """float64[cells, quantiles]: the Monte Carlo standard error of :meth:`quantiles`.
+
+        Order statistics, distribution-free: the quantiles at levels ``p ± 1.96 sqrt(p (1 - p) /
+        n_eff)`` bound a 95 % interval of the ``p`` quantile; half its width over 1.96 is the
+        error [the variable's units], with Kish's ``n_eff`` when weighted (:attr:`ess`).  The
+        same rule as :func:`engine.analysis.answers.quantile_standard_error` on full cubes.
+        """
+        p = np.array(self.spec.quantiles, dtype=np.float64)
+        s = Z95 * np.sqrt(p * (1.0 - p) / max(self.ess, 1.0))
+        hi, lo = self.quantiles(np.clip(p + s, 0.0, 1.0)), self.quantiles(np.clip(p - s, 0.0, 1.0))
+        return (hi - lo) / (2.0 * Z95)
 
     def diagnostics(self):
         """The weights' ESS and Pareto k̂ (k̂ from the kept sample's log-likelihoods; NaN without one)."""

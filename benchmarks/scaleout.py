@@ -8,7 +8,7 @@
   numba thread, in one process with all threads, and on a dask LocalCluster of 2 single-
   threaded worker processes (started before the clock): speed-up and parallel efficiency;
 * ``big``: ``dcproj run --summary`` of ``--big`` scenarios (default 10^7) as a user runs it
-  (``--scheduler local``), wall time and the peak RSS of the whole process tree (sampled
+  (``--scheduler auto``, i.e. in-process, unless ``--scheduler`` says otherwise), wall time and the peak RSS of the whole process tree (sampled
   every 0.2 s with psutil); extrapolated to 10^8 scenarios when fewer were run.
 
 Every measured run is a fresh subprocess (a clean peak RSS); compile time is excluded from
@@ -341,7 +341,7 @@ def main(argv=None) -> None:
     ap.add_argument("--chunk", type=int, default=65536, help="summary chunk of the efficiency comparison")
     ap.add_argument("--big", type=float, default=1e7, help="scenarios of the big summary run")
     ap.add_argument("--big-timeout", type=float, default=600, help="seconds before the big run is stopped")
-    ap.add_argument("--scheduler", default="local", help="--scheduler of the big run")
+    ap.add_argument("--scheduler", default="auto", help="--scheduler of the big run (auto: this process, as dcproj run does by default)")
     ap.add_argument("--tmpdir", default=tempfile.gettempdir())
     ap.add_argument("--out", type=Path, default=RESULTS / "scaleout")
     args = ap.parse_args(argv)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def test_cpu_suite_writes_json_and_markdown(tmp_path):
     from benchmarks.__main__ import main
@@ -31,3 +33,18 @@ def test_cpu_suite_writes_json_and_markdown(tmp_path):
     assert "## CPU: throughput against scenario count" in md and "## CPU: thread scaling" in md and "summary runs" in md
     assert result["machine"]["cores"] >= 1
     assert not list(tmp_path.glob("*.nc"))  # the write phase cleans up
+
+
+def test_end_to_end_benchmark_compares_paths_in_one_run(tmp_path):
+    """benchmarks.end_to_end at a tiny size: both backends ran the same model (the check agrees)
+    and the ratios are the quotients of the times it recorded."""
+    from benchmarks.end_to_end import main
+
+    res = main(["--scenarios", "3000", "--probe", "1000", "--numpy-chunks", "500", "1000", "--repeats", "1", "--out", str(tmp_path / "e2e")])
+    r = json.loads((tmp_path / "e2e.json").read_text())["result"]
+    assert r == res["result"]
+    check = r["check_mean_electricity_2030_twh"]
+    assert check["numba"] == pytest.approx(check["numpy"], rel=1e-6) and check["numba"] > 300
+    assert r["numba_vs_numpy_whole"] == r["numpy_whole_s"] / r["numba_s"] and r["numpy_whole_chunk"] == 3000
+    assert r["numpy_best_chunk"] in (500, 1000) and r["dataset_bytes"] > 3000 * 6144
+    assert "NumPy reference, whole arrays" in (tmp_path / "e2e.md").read_text()

@@ -39,6 +39,8 @@ def _bits(x: float) -> int:
 
 @pytest.fixture(scope="module")
 def summary_ds(default_config):
+    # the unweighted machinery (prior=True) against unweighted references; the weighted
+    # summaries have the same checks against weighted references in tests/test_conditioning.py
     return run(
         default_config,
         scenarios=N,
@@ -46,12 +48,13 @@ def summary_ds(default_config):
         summary=True,
         thresholds=["2030>1000", "carbon/dc_only:2027>250"],
         chunk_size=2 * BLOCK,
+        prior=True,
     )
 
 
 @pytest.fixture(scope="module")
 def full_ds(default_config):
-    return run(default_config, scenarios=N, seed=11, dtype="float64")
+    return run(default_config, scenarios=N, seed=11, dtype="float64", prior=True)
 
 
 # -- histogram bins ------------------------------------------------------------------------------
@@ -218,6 +221,7 @@ def test_summary_is_bit_identical_whatever_the_chunk_size_and_threads(default_co
             summary=True,
             thresholds=["2030>1000", "carbon/dc_only:2027>250"],
             chunk_size=chunk_size,
+            prior=True,
         )
     finally:
         numba.set_num_threads(threads)
@@ -227,7 +231,8 @@ def test_summary_is_bit_identical_whatever_the_chunk_size_and_threads(default_co
 
 def test_summary_file_layout_provenance_and_cli_reader(tmp_path, default_config, default_text, full_ds):
     path = run_to_file(
-        default_config, tmp_path / "s.nc", scenarios=N, seed=11, summary=True, thresholds=["2030>1000"], command="pytest"
+        default_config, tmp_path / "s.nc", scenarios=N, seed=11, summary=True, thresholds=["2030>1000"], command="pytest",
+        prior=True,
     )
     with xr.open_dataset(path) as ds:
         assert ds.attrs["dcproj_kind"] == "summary" and ds.attrs["seed"] == "11" and ds.attrs["scenarios"] == N

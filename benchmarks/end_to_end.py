@@ -1,0 +1,178 @@
+"""End to end through ``engine.run``: ``python -m benchmarks.end_to_end [--scenarios 1e6]``.
+
+What a user reproduces in a notebook: ``engine.run(cfg, scenarios=n, seed=s, backend=...)``
+returning the in-memory Dataset (sampling, model, the conditioning weights, the labelled
+cube), all in this one process, best of ``--repeats`` each:
+
+* **numba**: the default backend, its own memory-planned chunks;
+* **NumPy, whole arrays**: the reference backend as an analyst runs it, on the largest
+  arrays that fit (``chunk_size`` = every scenario when ``--numpy-whole`` allows, else the
+  best of the probed chunk sizes);
+* **NumPy, best chunk**: the reference backend at the fastest of ``--numpy-chunks``, probed on
+  ``--probe`` scenarios (big arrays spill out of the caches; small ones pay Python overhead);
+* **memory floor**: allocating the Dataset's arrays (same shapes and dtypes) and writing every
+  byte once (``np.empty`` + ``fill``): the bound of any implementation that returns the cube.
+
+Ratios are taken within this one run.  Results: ``benchmarks/results/end_to_end-<cores>core.json``
+and ``.md``, with the machine's load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import git_commit, machine_info, peak_rss_mib
+
+HERE = Path(__file__).resolve().parent
+CONFIG = HERE.parent / "configs" / "default.yaml"
+
+
+def _log(msg: str) -> None:
+    print(f"[end_to_end] {msg}", file=sys.stderr, flush=True)
+
+
+def _timed(fn, repeats: int) -> tuple[float, object]:
+    """Best wall time of ``repeats`` calls of ``fn`` and the last result."""
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        out = None  # free the previous result before the next call
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def memory_floor(ds, repeats: int) -> float:
+    """Best time to allocate arrays shaped like ``ds``'s data variables and write every byte once [s]."""
+    shapes = [(v.shape, v.dtype) for v in ds.data_vars.values()]
+
+    def fill():
+        arrays = [np.empty(shape, dtype) for shape, dtype in shapes]
+        for a in arrays:
+            a.fill(1)
+        return len(arrays)
+
+    return _timed(fill, repeats)[0]
+
+
+def measure(config_path: Path, n: int, seed: int, repeats: int, probe: int, numpy_chunks: list[int], numpy_whole: int) -> dict:
+    from engine import load_config, run
+
+    cfg = load_config(config_path)
+    _log("warm-up (compilation or cache load)")
+    run(cfg, scenarios=2000, seed=seed)
+    run(cfg, scenarios=200, seed=seed, backend="numpy")
+
+    _log(f"numba: engine.run of {n:,} scenarios, best of {repeats}")
+    t_numba, ds = _timed(lambda: run(cfg, scenarios=n, seed=seed), repeats)
+    nbytes = int(sum(v.nbytes for v in ds.data_vars.values()))
+    t_floor = memory_floor(ds, repeats)
+    check = float(ds.electricity.sel(year=2030).sum(dtype=np.float64)) / n
+    del ds
+
+    _log(f"NumPy chunk sizes {numpy_chunks} probed on {probe:,} scenarios")
+    probes = {c: _timed(lambda c=c: run(cfg, scenarios=probe, seed=seed, backend="numpy", chunk_size=c), 1)[0] for c in numpy_chunks}
+    best_chunk = min(probes, key=probes.get)
+    whole = n if n <= numpy_whole else best_chunk
+    _log(f"NumPy whole arrays: chunk_size={whole:,}, best of {repeats}")
+    t_whole, ds_np = _timed(lambda: run(cfg, scenarios=n, seed=seed, backend="numpy", chunk_size=whole), repeats)
+    check_np = float(ds_np.electricity.sel(year=2030).sum(dtype=np.float64)) / n
+    del ds_np
+    if best_chunk != whole:
+        _log(f"NumPy best chunk: chunk_size={best_chunk:,}, best of {repeats}")
+        t_best = _timed(lambda: run(cfg, scenarios=n, seed=seed, backend="numpy", chunk_size=best_chunk), repeats)[0]
+    else:
+        t_best = t_whole
+    return {
+        "scenarios": n,
+        "seed": seed,
+        "repeats": repeats,
+        "dataset_bytes": nbytes,
+        "numba_s": t_numba,
+        "numpy_whole_chunk": whole,
+        "numpy_whole_s": t_whole,
+        "numpy_probe_scenarios": probe,
+        "numpy_probe_s": {str(c): t for c, t in probes.items()},
+        "numpy_best_chunk": best_chunk,
+        "numpy_best_chunk_s": t_best,
+        "memory_floor_s": t_floor,
+        "numba_vs_numpy_whole": t_whole / t_numba,
+        "numba_vs_numpy_best_chunk": t_best / t_numba,
+        "numba_vs_memory_floor": t_numba / t_floor,
+        "check_mean_electricity_2030_twh": {"numba": check, "numpy": check_np},
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def markdown(res: dict) -> str:
+    m, r = res["machine"], res["result"]
+    gb = r["dataset_bytes"] / 1e9
+    probes = ", ".join(f"{int(c):,}: {t:.2f} s" for c, t in r["numpy_probe_s"].items())
+    return "\n".join([
+        f"# dcproj end to end through `engine.run` ({res['created']}, commit {res.get('git') or '?'})",
+        "",
+        f"`{res['command']}`; config `{res['config']}`. CPU: {m['cpu']}, {m['cores']} cores, {m['numba_threads']} numba "
+        f"threads; Python {m['python']}, numba {m['numba']}, NumPy {m['numpy']}.",
+        f"Load average (1 min) at the start {res['load_start'][0]:.2f}, at the end {res['load_end'][0]:.2f} on {m['cores']} cores.",
+        "",
+        f"{r['scenarios']:,} scenarios (seed {r['seed']}), the in-memory Dataset of {gb:.2f} GB; best of {r['repeats']} each, "
+        "all in one process.",
+        "",
+        "| path | wall s | numba's speed-up |",
+        "|---|---:|---:|",
+        f"| numba (`engine.run`, default) | {r['numba_s']:.2f} | 1 |",
+        f"| NumPy reference, whole arrays (chunk_size={r['numpy_whole_chunk']:,}) | {r['numpy_whole_s']:.1f} | {r['numba_vs_numpy_whole']:.1f}× |",
+        f"| NumPy reference, its best chunk ({r['numpy_best_chunk']:,}) | {r['numpy_best_chunk_s']:.1f} | {r['numba_vs_numpy_best_chunk']:.1f}× |",
+        f"| memory floor: allocate and write the same bytes | {r['memory_floor_s']:.2f} | numba is {r['numba_vs_memory_floor']:.1f}× the floor |",
+        "",
+        f"NumPy chunk probe ({r['numpy_probe_scenarios']:,} scenarios): {probes}. Mean 2030 electricity per scenario "
+        f"(both paths, a check that they ran the same model): numba {r['check_mean_electricity_2030_twh']['numba']:.3f}, "
+        f"NumPy {r['check_mean_electricity_2030_twh']['numpy']:.3f} TWh (summed over regions and components). "
+        f"Peak RSS {r['peak_rss_mib']:,.0f} MiB.",
+        "",
+    ])
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenarios", type=float, default=1e6)
+    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--probe", type=float, default=1e5, help="scenarios of the NumPy chunk-size probe")
+    ap.add_argument("--numpy-chunks", type=float, nargs="+", default=[1e4, 3e4, 1e5])
+    ap.add_argument("--numpy-whole", type=float, default=1e6, help="largest run NumPy does as one array")
+    ap.add_argument("--config", type=Path, default=CONFIG)
+    ap.add_argument("--out", type=Path, default=None, help="result stem (default benchmarks/results/end_to_end-<cores>core)")
+    args = ap.parse_args(argv)
+    stem = args.out or HERE / "results" / f"end_to_end-{os.cpu_count()}core"
+    load_start = os.getloadavg()
+    result = measure(args.config, int(args.scenarios), args.seed, args.repeats, int(args.probe),
+                     [int(c) for c in args.numpy_chunks], int(args.numpy_whole))  # fmt: skip
+    res = {
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "git": git_commit(),
+        "command": "python -m benchmarks.end_to_end " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "config": str(args.config.relative_to(HERE.parent) if args.config.is_relative_to(HERE.parent) else args.config),
+        "machine": machine_info(),
+        "load_start": load_start,
+        "load_end": os.getloadavg(),
+        "result": result,
+    }
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(markdown(res))
+    _log(f"wrote {stem}.json and .md")
+    print(markdown(res))
+    return res
+
+
+if __name__ == "__main__":
+    main()

@@ -86,8 +86,11 @@ def _recomputed(ds, found, box_id, weights):
     tot = ds.electricity.sel(year=2030).drop_sel(component="crypto").astype("float64").sum(["region", "component"]).values
     event = tot > 1000.0
     inside = np.ones(event.shape, bool)
+    from engine.analysis.sensitivity import input_matrix  # the inputs PRIM sees (regional weights as normalised)
+
+    xm = input_matrix(ds, None)
     for row in found.boxes[found.boxes["box"] == box_id].itertuples():
-        x = ds.inputs.sel(input=row.input).values
+        x = xm.values[:, xm.names.index(row.input)]
         inside &= (x >= row.lower) & (x <= row.upper)
     return (weights * (inside & event)).sum() / (weights * event).sum(), (weights * (inside & event)).sum() / (
         weights * inside
@@ -114,6 +117,41 @@ def test_weighted_coverage_and_density(cube):
     assert found.weighted and any("unweighted" in n for n in found.notes) and "weighted" in found.table()
     tot = cube.electricity.sel(year=2030).drop_sel(component="crypto").astype("float64").sum(["region", "component"]).values
     assert found.probability == pytest.approx((w * (tot > 1000)).sum() / w.sum(), rel=1e-12)
+
+
+def test_weighted_boxes_are_found_on_the_weighted_resample(cube):
+    """With weights that favour low 2030 totals, PRIM runs on the systematic resample: its own
+    coverage and density are those of the resampled scenarios (recomputed here from the box
+    bounds and the resample's indices), the *_weighted ones those of the originals with their
+    weights, and the probability is the weighted one, far below the unweighted."""
+    from engine.analysis.weighted import systematic_resample
+
+    tot = cube.electricity.sel(year=2030).drop_sel(component="crypto").astype("float64").sum(["region", "component"]).values
+    w = np.exp(-((tot - 700.0) / 250.0) ** 2)  # a likelihood-like weight centred well below 1000 TWh
+    found = discover(cube.assign(weight=("scenario", w)), "electricity.dc_only.2030 > 1000", max_boxes=1, threshold=0.5)
+    chosen = found.steps[found.steps["chosen"]].iloc[0]
+    rows = systematic_resample(w)
+    counts = np.bincount(rows, minlength=w.size).astype(float)  # the resample as integer weights on the originals
+    coverage, density = _recomputed(cube, found, 1, counts)
+    assert chosen.coverage == pytest.approx(coverage, abs=1e-12) and chosen.density == pytest.approx(density, abs=1e-12)
+    coverage, density = _recomputed(cube, found, 1, w)
+    assert chosen.coverage_weighted == pytest.approx(coverage, abs=1e-12)
+    assert chosen.density_weighted == pytest.approx(density, abs=1e-12)
+    assert found.probability < 0.5 * float((tot > 1000).mean())
+    assert any("systematic resample" in n for n in found.notes)
+
+
+def test_systematic_resample_draws_each_scenario_floor_or_ceil_of_its_share():
+    from engine.analysis.weighted import systematic_resample
+
+    w = np.array([0.0, 1.0, 2.0, 0.5, 6.5])
+    idx = systematic_resample(w, 20)
+    counts = np.bincount(idx, minlength=w.size)
+    share = 20 * w / w.sum()  # 0, 2, 4, 1, 13 draws exactly
+    np.testing.assert_array_equal(counts, share)
+    odd = np.bincount(systematic_resample(np.array([1.0, 1.0, 1.0]), 4), minlength=3)
+    assert odd.sum() == 4 and set(odd) <= {1, 2}  # 4/3 each: floor 1 or ceil 2
+    assert (np.diff(systematic_resample(np.random.default_rng(0).random(50))) >= 0).all()  # in scenario order
 
 
 def test_discovery_refuses_what_it_cannot_answer(cube):

@@ -8,9 +8,12 @@ boxes of input ranges in which the event is frequent, each with its peeling traj
 coverage (the share of the event's scenarios inside the box) and density (the share of the
 box's scenarios with the event).
 
-PRIM in EMA Workbench is unweighted.  With a ``weight`` variable the boxes are still found
-on the unweighted scenarios; the coverage and density of every step are then recomputed with
-the weights (``coverage_weighted``, ``density_weighted``), and the output says so.
+PRIM in EMA Workbench is unweighted.  With a ``weight`` variable the boxes are found on an
+equally weighted resample of the scenarios (systematic resampling in proportion to the weights,
+:func:`engine.analysis.weighted.systematic_resample`: sampling-importance-resampling), so that
+PRIM's coverage and density estimate the weighted ones; the exact weighted coverage and density
+of every step are then computed on the original scenarios with their weights
+(``coverage_weighted``, ``density_weighted``), and the output says so.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import xarray as xr
 
 from engine.analysis.results import kept_sample_view, total
 from engine.analysis.sensitivity import input_matrix, require_full, scenario_weights
+from engine.analysis.weighted import systematic_resample
 from engine.errors import AnalysisError
 from engine.output.variables import BOUNDARIES, VARIABLES
 
@@ -137,8 +141,19 @@ def _restricted(lims: pd.DataFrame, init: pd.DataFrame) -> list[str]:
     return [c for c in lims.columns if lims[c].iloc[0] > init[c].iloc[0] or lims[c].iloc[1] < init[c].iloc[1]]
 
 
-def _trajectory(box, columns, x, event, weights, box_id) -> pd.DataFrame:
-    """One box's peeling trajectory, with weighted coverage and density when there are weights."""
+def _inside(x, columns, lims, init) -> np.ndarray:
+    """Rows of ``x`` (one column per name in ``columns``) inside the box ``lims`` (a DataFrame:
+    lower and upper row), on the inputs it restricts: an unrestricted input's limits are the
+    range of PRIM's own scenarios (a resample may not reach the originals' extremes)."""
+    keep = _restricted(lims, init)
+    cols = [list(columns).index(c) for c in keep]
+    lo, hi = lims[keep].iloc[0].to_numpy(), lims[keep].iloc[1].to_numpy()
+    return np.all((x[:, cols] >= lo) & (x[:, cols] <= hi), axis=1)
+
+
+def _trajectory(box, columns, x, event, weights, box_id, pool, init) -> pd.DataFrame:
+    """One box's peeling trajectory, with weighted coverage and density when there are weights
+    (over ``pool``: the original scenarios outside the boxes found before)."""
     traj = box.peeling_trajectory
     frame = pd.DataFrame(
         {
@@ -151,11 +166,9 @@ def _trajectory(box, columns, x, event, weights, box_id) -> pd.DataFrame:
         }
     )
     if weights is not None:
-        pool = np.asarray(box.yi_initial)
         cov, den = [], []
         for lims in box.box_lims:
-            lims = lims[list(columns)]
-            inside = pool[np.all((x[pool] >= lims.iloc[0].to_numpy()) & (x[pool] <= lims.iloc[1].to_numpy()), axis=1)]
+            inside = pool[_inside(x[pool], columns, lims, init)]
             hit = weights[inside][event[inside]].sum()
             cov.append(hit / weights[event].sum())
             den.append(hit / weights[inside].sum() if inside.size else np.nan)
@@ -208,17 +221,19 @@ def discover(
     if event.all() or not event.any():
         raise AnalysisError(f"{cond.label()} holds in {'all' if event.any() else 'none'} of the scenarios: nothing to discover")
     xm = input_matrix(ds, inputs)
-    x = pd.DataFrame(xm.values, columns=xm.names)
+    rows = np.arange(event.size) if weights is None else systematic_resample(weights)  # PRIM's scenarios
+    x = pd.DataFrame(xm.values[rows], columns=xm.names)
     prim = _prim_module()
+    pool = np.arange(event.size)  # the original scenarios outside the boxes found so far
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        finder = prim.Prim(x, event, threshold=threshold, peel_alpha=peel_alpha, paste_alpha=paste_alpha, mass_min=mass_min)
+        finder = prim.Prim(x, event[rows], threshold=threshold, peel_alpha=peel_alpha, paste_alpha=paste_alpha, mass_min=mass_min)
         steps, boxes = [], []
         for box_id in range(1, max_boxes + 1):
             box = finder.find_box()
             if box is None or len(box.peeling_trajectory) < 2 or box.density < threshold:
                 break  # EMA returns a "dump" box (all remaining scenarios) when none reaches the threshold
-            traj = _trajectory(box, xm.names, xm.values, event, weights, box_id)
+            traj = _trajectory(box, xm.names, xm.values, event, weights, box_id, pool, finder.box_init)
             ok = traj.index[traj["density"] >= threshold]
             chosen = int(traj.loc[ok, "coverage"].idxmax())
             box.select(chosen)
@@ -226,9 +241,13 @@ def discover(
             steps.append(traj)
             lims = box.box_lims[chosen]
             boxes += [(box_id, c, float(lims[c].iloc[0]), float(lims[c].iloc[1])) for c in _restricted(lims, finder.box_init)]
+            pool = pool[~_inside(xm.values[pool], xm.names, lims, finder.box_init)]
     notes = [f"left out, zero variance (fixed inputs): {', '.join(xm.skipped)}"] if xm.skipped else []
     if weights is not None:
-        notes.append("PRIM (EMA Workbench) is unweighted: boxes found on the unweighted scenarios; *_weighted use the weights")
+        notes.append(
+            f"PRIM (EMA Workbench) is unweighted: boxes found on a systematic resample of the {event.size:,} scenarios in "
+            f"proportion to their weights ({np.unique(rows).size:,} distinct); *_weighted: exact, with the weights"
+        )
     columns = ["box", "step", "coverage", "density", "mass", "restricted", "chosen"]
     return Discovery(
         cond.label(),

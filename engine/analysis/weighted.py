@@ -34,6 +34,7 @@ __all__ = [
     "quantile_over",
     "mean_over",
     "probability_over",
+    "systematic_resample",
 ]
 
 WEIGHT = "weight"  # the name of the importance-weight variable in a run file (dim ``scenario``)
@@ -163,3 +164,19 @@ def probability_over(event: xr.DataArray, weights: xr.DataArray | None, dim: str
         return event.mean(dim, dtype=np.float64), float(event.sizes[dim])
     p = (event * weights).sum(dim) / weights.sum(dim)
     return p, kish_ess(weights.values)
+
+
+def systematic_resample(weights, n: int | None = None) -> np.ndarray:
+    """Indices of ``n`` draws (default: as many as weights) in proportion to ``weights``, systematic.
+
+    Draw ``i`` takes the scenario whose cumulative normalised weight first reaches
+    ``(i + 1/2) / n`` (systematic resampling, Kitagawa 1996, with the offset fixed at 1/2):
+    each scenario appears ``floor`` or ``ceil`` of ``n w_i / Σw`` times, with no random numbers,
+    so the result is reproducible.  Used to give unweighted methods (PRIM) an equally weighted
+    sample of the weighted distribution (sampling-importance-resampling).
+    """
+    w = check_weights(weights)
+    n = w.size if n is None else int(n)
+    cdf = np.cumsum(w, dtype=np.float64)
+    cdf /= cdf[-1]
+    return np.minimum(np.searchsorted(cdf, (np.arange(n) + 0.5) / n, side="left"), w.size - 1)

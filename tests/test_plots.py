@@ -110,6 +110,22 @@ def test_posterior_needs_weights_and_draws_the_weighted_median(tmp_path):
     _not_blank(tmp_path / "post.png")
 
 
+def test_posterior_of_a_weighted_summary_file(tmp_path):
+    """A conditioned summary: the posterior is its stored weighted median of every scenario, the
+    prior the unweighted median of its kept scenarios (NumPy on the kept totals here)."""
+    from engine import run
+
+    ds = run(runs.config(), scenarios=8192, seed=2, summary=True, keep_sample=3000)
+    fig = plots.posterior(ds, tmp_path / "post.png")
+    stored = ds.electricity_total_quantile.sel(boundary="dc_only", quantile=0.5).values
+    np.testing.assert_allclose(_line(fig, "posterior median").get_ydata(), stored, rtol=1e-12)
+    kept = ds.sample_electricity_total.sel(boundary="dc_only").values.astype(np.float64)
+    prior = _line(fig, "prior (the 3,000 kept scenarios) median").get_ydata()
+    np.testing.assert_allclose(prior, np.quantile(kept, 0.5, axis=0), rtol=1e-6)
+    assert not np.allclose(prior, stored, rtol=0.01)  # the observations moved the median
+    _not_blank(tmp_path / "post.png")
+
+
 def test_tornado_takes_a_ranked_table(tmp_path):
     frame = pd.DataFrame(
         {"input": ["pue_ai", "lifetime_mean", "k_srv"], "value": [1000.0] * 3, "low": [700, 850, 990], "high": [1500, 1100, 1020]}

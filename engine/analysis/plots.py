@@ -27,6 +27,7 @@ from matplotlib.ticker import MaxNLocator
 from engine.analysis import answers
 from engine.analysis.evidence import comparable, published_estimates
 from engine.analysis.files import atomic_output, suffix_of
+from engine.analysis.results import is_summary, kept_sample_view
 from engine.errors import AnalysisError
 from engine.output.variables import VARIABLES
 
@@ -201,13 +202,19 @@ def components(ds, path=None, *, boundary="dc_only", variable="electricity", ove
 
 @_styled
 def posterior(ds, path=None, *, boundary="dc_only", variable="electricity", region=None, overwrite=False) -> Figure:
-    """Prior (every scenario alike) vs posterior (weighted by ``weight``) fan chart [the variable's units]."""
-    if answers.weights(ds) is None:
+    """Prior (every scenario alike) vs posterior (weighted by ``weight``) fan chart [the variable's units].
+
+    A full cube: both from its scenarios.  A weighted summary file: the posterior from its
+    streaming (weighted) quantiles of every scenario, the prior from its kept scenarios without
+    their weights (the legend gives their count).
+    """
+    view = kept_sample_view(ds) if is_summary(ds) else ds  # a summary without a kept sample: an error naming why
+    if answers.weights(view) is None:
         raise AnalysisError("the file has no 'weight' variable: there is no posterior to compare with the prior")
-    prior = answers.total_quantiles(ds.drop_vars("weight"), FAN_LEVELS, variable, boundary, region=region)
+    prior = answers.total_quantiles(view.drop_vars("weight"), FAN_LEVELS, variable, boundary, region=region)
     post = answers.total_quantiles(ds, FAN_LEVELS, variable, boundary, region=region)
     fig, ax = _axes()
-    _bands(ax, prior, PRIOR, "prior")
+    _bands(ax, prior, PRIOR, f"prior (the {view.sizes['scenario']:,} kept scenarios)" if view is not ds else "prior")
     _bands(ax, post, MAIN, "posterior")
     ax.legend(loc="upper left")
     ax.set(xlabel="year", ylabel=_ylabel(post, variable, boundary), ylim=(0, None))

@@ -74,11 +74,17 @@ def scenario_weights(x, e, c, w, a, n_regions, n_years, cell_var, cell_ptr, term
     those of its stored values (so anyone can recompute them from the file).
     """
     n_obs = obs_src.shape[0]
+    n_fill = 0  # the vintages the shipment and power observations read (later ones cannot change them)
+    for i in range(n_obs):
+        if obs_src[i] != likelihood.SRC_CELL:
+            n_fill = max(n_fill, obs_year[i] + 1)
     for s in numba.prange(x.shape[0]):
         ship = np.empty(n_years)
         power = np.empty(n_years)
-        _fill_vintages(x[s], n_regions, n_years, ship, power)
-        v = _vintage_ll(ship, power, obs_src, obs_year, obs_form, obs_par)
+        v = 0.0
+        if n_fill > 0:
+            _fill_vintages(x[s], n_regions, n_fill, ship, power, np.empty(n_fill))
+            v = _vintage_ll(ship, power, obs_src, obs_year, obs_form, obs_par)
         for i in range(n_obs):
             if obs_src[i] != likelihood.SRC_CELL:
                 continue

@@ -393,16 +393,18 @@ def buildout_cap(year, power, k_srv, pue_ai, build_2025, build_growth, retired_g
 
 
 @kernel
-def retired_power(i, ship, power, scale, shape):
+def retired_power(i, ship, power, half_survival):
     """Rated power [GW] of the accelerators of vintages ``0 .. i-1`` retired during year index ``i``.
 
     A vintage arrives mid-year on average, so during year ``i`` vintage ``v`` ages from
-    ``i − v − ½`` to ``i − v + ½`` and its Weibull survival falls by the difference.
+    ``i − v − ½`` to ``i − v + ½`` and its Weibull survival falls by the difference;
+    ``half_survival[k]`` is the survival at age ``k + ½`` (:func:`weibull_survival`, tabulated
+    once per scenario: the same values as evaluating it here, without 2 powers per term).
     """
     r = 0.0
     for v in range(i):
-        age = float(i - v) - 0.5
-        r += ship[v] * power[v] * (weibull_survival(age, scale, shape) - weibull_survival(age + 1.0, scale, shape))
+        k = i - v - 1  # age k + 1/2 at the start of the year, k + 3/2 at its end
+        r += ship[v] * power[v] * (half_survival[k] - half_survival[k + 1])
     return r / 1000.0
 
 
@@ -414,9 +416,11 @@ def deployment_cap(year, power, k_srv, pue_ai, supply_2025, supply_growth, build
 
 
 @kernel
-def fill_vintages(x, n_regions, n_years, ship, power):
+def fill_vintages(x, n_regions, n_years, ship, power, scratch):
     """Each vintage's deployments ``ship`` [M] (custom accelerators included) and rated power
-    ``power`` [W per accelerator], years BASE_YEAR .. BASE_YEAR + n_years - 1 (written).
+    ``power`` [W per accelerator], years BASE_YEAR .. BASE_YEAR + n_years - 1 (written;
+    ``scratch`` [n_years] is overwritten with the survival at ages ½, 1½, ...).  The vintages
+    of the first ``m`` years depend on nothing later, so ``n_years = m`` gives them alone.
 
     Demand follows the growth law (:func:`adoption_growth`, :func:`shipments_next`); from
     :data:`CAP_START_YEAR` the deployments are the demand or the tighter of the supply and
@@ -430,6 +434,8 @@ def fill_vintages(x, n_regions, n_years, ship, power):
     custom = x[I_CUSTOM]
     scale = weibull_scale(x[I_LIFE], x[I_SHAPE])
     shock0 = N_GLOBAL + N_REGIONAL * n_regions
+    for k in range(n_years):
+        scratch[k] = weibull_survival(float(k + 1) - 0.5, scale, x[I_SHAPE])  # age k + 1/2, as retired_power reads it
     demand = 0.0
     for i in range(n_years):
         year = BASE_YEAR + i
@@ -443,7 +449,7 @@ def fill_vintages(x, n_regions, n_years, ship, power):
             demand = shipments_next(demand, g, x[I_SHOCK_SD], x[shock0 + year - FIRST_GROWTH_YEAR])
         ship[i] = demand
         if year >= CAP_START_YEAR:
-            retired = retired_power(i, ship, power, scale, x[I_SHAPE])
+            retired = retired_power(i, ship, power, scratch)
             cap = deployment_cap(year, power[i], x[I_KSRV], x[I_PUE_AI], x[I_SUPPLY], x[I_SUPPLY_G], x[I_BUILD], x[I_BUILD_G], retired)
             ship[i] = min(demand, cap)
 
@@ -469,7 +475,7 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
     """
     scale = weibull_scale(x[I_LIFE], x[I_SHAPE])
     shape = x[I_SHAPE]
-    fill_vintages(x, n_regions, n_years, ship, power)
+    fill_vintages(x, n_regions, n_years, ship, power, survive)  # survive: its scratch until it is filled below
     for i in range(n_years):
         survive[i] = in_service_fraction(float(i), scale, shape)
 

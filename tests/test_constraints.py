@@ -26,7 +26,7 @@ def test_kernel_deployments_equal_the_reference_and_respect_the_caps(sample):
     ship, power = np.empty(layout.n_years), np.empty(layout.n_years)
     got = np.empty_like(ref["ship"])
     for s in range(x.shape[0]):
-        _fill_vintages(x[s], layout.n_regions, layout.n_years, ship, power)
+        _fill_vintages(x[s], layout.n_regions, layout.n_years, ship, power, np.empty(layout.n_years))
         got[s] = ship
     np.testing.assert_allclose(got, ref["ship"], rtol=1e-12)
     capped = ref["ship"] < ref["demand"]

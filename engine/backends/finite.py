@@ -15,12 +15,16 @@ def check_finite(layout, start: int, arrays: dict[str, np.ndarray]) -> None:
     count = arrays["inputs"].shape[0]
     for name, values in arrays.items():
         flat = values.reshape(count, -1)
-        ok = np.isfinite(flat).all(axis=1)
-        if not ok.all():
-            s = int(np.argmin(ok))
-            j = int(np.argmin(np.isfinite(flat[s])))
-            where = name if name == "inputs" else _element_name(name, values.shape[1:], j)
-            raise NonFiniteError(nonfinite_message(layout, start, count, s, where, arrays["inputs"][s]))
+        # a row sum is finite unless a value is NaN or inf (or the sum overflows: then the row is
+        # looked at value by value), and summing is one vectorised pass with no boolean temporary
+        with np.errstate(over="ignore", invalid="ignore"):
+            suspect = np.flatnonzero(~np.isfinite(flat.sum(axis=1)))
+        for s in suspect:
+            bad = ~np.isfinite(flat[s])
+            if bad.any():
+                j = int(np.argmax(bad))
+                where = name if name == "inputs" else _element_name(name, values.shape[1:], j)
+                raise NonFiniteError(nonfinite_message(layout, start, count, int(s), where, arrays["inputs"][s]))
 
 
 def _element_name(name: str, shape: tuple, j: int) -> str:

@@ -36,7 +36,10 @@ class NumbaBackend:
         self._cpu = cpu
 
     def sample(self, layout, seed, start, count):
-        x = np.empty((count, layout.n_inputs), dtype=np.float64)
+        return self.sample_into(layout, seed, start, np.empty((count, layout.n_inputs), dtype=np.float64))
+
+    def sample_into(self, layout, seed, start, x):
+        """:meth:`sample` of ``x.shape[0]`` scenarios written into ``x`` (C-contiguous float64); returns ``x``."""
         self._cpu.sample_inputs(
             np.uint64(seed), np.int64(start), layout.kinds, layout.params, layout.keys, layout.corr_index, layout.corr_factor, x
         )

@@ -32,11 +32,12 @@ def add_weights(spec, layout, arrays: dict) -> None:
 
     n = arrays["inputs"].shape[0]
     e, c, w, a = (arrays[v].reshape(n, -1) for v in ("electricity", "carbon", "water", "installed_accelerators"))
-    ll, wq = np.empty(n), np.empty(n, dtype=np.int64)
+    ll = arrays.setdefault("log_likelihood", np.empty(n))  # written in place when given (views of a whole run's arrays)
+    weight = arrays.setdefault("weight", np.empty(n))
+    wq = np.empty(n, dtype=np.int64)
     scenario_weights(arrays["inputs"], e, c, w, a, layout.n_regions, layout.n_years, spec.cell_var, spec.cell_ptr,
                      spec.term_idx, *spec.observations.arrays(), ll, wq)  # fmt: skip
-    arrays["log_likelihood"] = ll
-    arrays["weight"] = wq / WEIGHT_SCALE
+    np.divide(wq, WEIGHT_SCALE, out=weight)
 
 
 def _units(weight: np.ndarray) -> np.ndarray:

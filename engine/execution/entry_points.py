@@ -24,7 +24,7 @@ from engine.conditioning.cube import WEIGHT_VARIABLES, cube_diagnostics, weighte
 from engine.config.schema import Config
 from engine.errors import BackendUnavailable, ResumeError, RunError
 from engine.execution.checkpoint import Sidecar
-from engine.execution.executors import in_order, open_executor, resolve_scheduler
+from engine.execution.executors import InProcess, in_order, open_executor, resolve_scheduler
 from engine.execution.planning import (
     Plan,
     bytes_per_scenario,
@@ -37,7 +37,7 @@ from engine.execution.planning import (
 )
 from engine.execution.progress import Progress, announce_compile
 from engine.execution.sinks import cube_to_file, report_clipped, summary_to_file
-from engine.execution.tasks import ChunkJob
+from engine.execution.tasks import ChunkJob, compute_full_into
 from engine.inputs.layout import Layout, build_layout
 from engine.output.guard import OutputLock, check_destination, human_bytes
 from engine.output.netcdf import check_writable
@@ -229,11 +229,16 @@ def run(
             arrays = empty_arrays(st.layout, st.scenarios, st.np_dtype)
             if st.job.weights is not None:
                 arrays.update(weight=np.empty(st.scenarios), log_likelihood=np.empty(st.scenarios))
-            for i, out in ex.results(st.job, todo, ordered=False):
-                start = plan.chunks[i][0]
-                for name, values in out.items():
-                    arrays[name][start : start + values.shape[0]] = values
-                bar.advance(out["inputs"].shape[0])
+            if isinstance(ex, InProcess):  # the kernels write straight into the run's arrays
+                for _, start, count in todo:
+                    compute_full_into(st.job, start, count, {k: v[start : start + count] for k, v in arrays.items()})
+                    bar.advance(count)
+            else:
+                for i, out in ex.results(st.job, todo, ordered=False):
+                    start = plan.chunks[i][0]
+                    for name, values in out.items():
+                        arrays[name][start : start + values.shape[0]] = values
+                    bar.advance(out["inputs"].shape[0])
     return _label_cube(config, st, arrays)
 
 

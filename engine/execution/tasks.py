@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.backends import get_backend
 from engine.backends.finite import check_finite
-from engine.conditioning.cube import add_weights
+from engine.conditioning.cube import WEIGHT_VARIABLES, add_weights
 from engine.inputs.layout import Layout
 from engine.output.variables import effective_inputs, empty_arrays
 from engine.stats.sample import sample_part
@@ -56,12 +56,24 @@ def _backend(name: str):
 
 def compute_full(job: ChunkJob, start: int, count: int) -> dict[str, np.ndarray]:
     """The chunk's slice of the cube (``inputs``, ``effective_inputs`` and every output variable)."""
-    be = _backend(job.backend)
     out = empty_arrays(job.layout, count, np.dtype(job.dtype))
-    out["inputs"][...] = be.sample(job.layout, job.seed, start, count)
+    if job.weights is not None:
+        out.update(weight=np.empty(count), log_likelihood=np.empty(count))
+    return compute_full_into(job, start, count, out)
+
+
+def compute_full_into(job: ChunkJob, start: int, count: int, out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """:func:`compute_full` written into ``out`` (arrays of ``count`` scenarios, e.g. views of the
+    whole run's arrays, which an in-process run fills without a copy); returns ``out``."""
+    be = _backend(job.backend)
+    into = getattr(be, "sample_into", None)  # a backend that samples in place spares a copy of the inputs
+    if into is not None:
+        into(job.layout, job.seed, start, out["inputs"])
+    else:
+        out["inputs"][...] = be.sample(job.layout, job.seed, start, count)
     be.project(job.layout, out["inputs"], out)
     effective_inputs(job.layout, out["inputs"], out["effective_inputs"])
-    check_finite(job.layout, start, out)
+    check_finite(job.layout, start, {k: v for k, v in out.items() if k not in WEIGHT_VARIABLES})
     if job.weights is not None:
         add_weights(job.weights, job.layout, out)
     return out

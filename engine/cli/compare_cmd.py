@@ -51,7 +51,7 @@ def compare_cmd(path, table, out, overwrite):
     else:
         shown = frame.assign(
             published=frame.apply(_published, axis=1),
-            run_median=[f"{m:,.0f} ±{e:,.0f}" for m, e in zip(frame["p50"], frame["p50_se"], strict=True)],
+            run_median=[f"{m:,.0f} ±{e:,.0f}" if e >= 1 else f"{m:,.0f} ±{e:.1g}" for m, e in zip(frame["p50"], frame["p50_se"], strict=True)],
             run_90=[f"{a:,.0f}-{b:,.0f}" for a, b in zip(frame["p5"], frame["p95"], strict=True)],
         )
         cols = ["id", "kind", "scenario", "variable", "boundary", "year", "published", "run_median", "run_90", "verdict"]

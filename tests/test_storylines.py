@@ -271,3 +271,32 @@ def test_report_and_plot_of_a_storylines_file(files, tmp_path):
         ],
     )
     assert r.exit_code == 0, r.output
+
+
+def test_a_weighted_storylines_cube_reads_per_storyline(files, tmp_path):
+    """The accessor answers per storyline (each with its own weights: storyline b_fast equals the
+    plain weighted run of its config); plot --kind storylines, the report and every export work
+    on a weighted full storylines cube."""
+    pytest.importorskip("matplotlib")
+    import engine  # noqa: F401  (registers ds.dcproj)
+
+    with xr.open_dataset(files["cube"]) as s, xr.open_dataset(files["plain_cube"]) as p:
+        assert "weight" in s and s.weight.dims == ("storyline", "scenario")
+        q = s.dcproj.quantiles([0.05, 0.5, 0.95], years=[2030])
+        assert q.dims == ("storyline", "quantile", "year")
+        np.testing.assert_array_equal(q.sel(storyline="b_fast").values, p.dcproj.quantiles([0.05, 0.5, 0.95], years=[2030]).values)
+        ex = s.dcproj.exceedance(900, year=2030)
+        assert set(ex) == {"a_plain", "b_fast"} and ex["b_fast"].probability == p.dcproj.exceedance(900, year=2030).probability
+        assert s.dcproj.n_effective["b_fast"] == pytest.approx(p.dcproj.n_effective, rel=1e-12) and s.dcproj.weighted
+    for args, out in ((["plot", "--kind", "storylines"], "s.png"), (["report"], "s.html")):
+        r = CliRunner().invoke(main, [args[0], str(files["cube"]), *args[1:], "--out", str(tmp_path / out)])
+        assert r.exit_code == 0, r.output
+    for fmt in ("iamc", "csv"):
+        r = CliRunner().invoke(main, ["export", str(files["cube"]), "--format", fmt, "--out", str(tmp_path / f"e.{fmt}.csv")])
+        assert r.exit_code == 0, r.output
+    import pandas as pd
+
+    iamc = pd.read_csv(tmp_path / "e.iamc.csv")
+    assert sorted(iamc["Scenario"].unique()) == ["a_plain", "b_fast"]
+    tidy = pd.read_csv(tmp_path / "e.csv.csv")
+    assert list(tidy.columns)[0] == "storyline" and sorted(tidy["storyline"].unique()) == ["a_plain", "b_fast"]

@@ -42,6 +42,19 @@ class DcprojAccessor:
             raise AnalysisError(f"not a dcproj run file: dcproj_kind is {kind!r}, expected 'full' or 'summary'")
         return self._ds
 
+    def _each(self, fn):
+        """``fn(ds)``; on a storylines file, per storyline: DataArrays joined along ``storyline``,
+        anything else as a dict {storyline: result}."""
+        ds = self._checked()
+        if "storyline" not in ds.dims:
+            return fn(ds)
+        from engine.analysis.storylines import names, select
+
+        parts = {n: fn(select(ds, n)) for n in names(ds)}
+        if all(isinstance(v, xr.DataArray) for v in parts.values()):
+            return xr.concat(list(parts.values()), dim="storyline", coords="different", compat="equals", join="outer")
+        return parts
+
     @property
     def kind(self) -> str:
         """``"full"`` (a cube of scenarios) or ``"summary"`` (streamed statistics)."""
@@ -50,19 +63,19 @@ class DcprojAccessor:
     @property
     def weighted(self) -> bool:
         """Whether the statistics are weighted (a full cube with a ``weight`` variable)."""
-        return answers.weights(self._checked()) is not None
+        return answers.is_weighted(self._checked())
 
     @property
     def n_effective(self) -> float:
         """Kish's effective sample size of the weights, else the scenario count [scenarios]."""
-        return answers.n_effective(self._checked())
+        return self._each(answers.n_effective)
 
     def total(self, boundary: str = "dc_only", variable: str = "electricity", by: str | None = None) -> xr.DataArray:
         """Per-scenario total [TWh, Mt CO2 or GL] per year (full cubes; a summary file is an error)."""
         ds = self._checked()
         if is_summary(ds):
             raise AnalysisError("a summary file holds no per-scenario totals; use ds.dcproj.quantiles() or .mean()")
-        return _total(ds, variable, boundary, by)
+        return self._each(lambda d: _total(d, variable, boundary, by))
 
     def quantiles(
         self,
@@ -78,25 +91,25 @@ class DcprojAccessor:
 
         See :func:`engine.analysis.answers.total_quantiles`.
         """
-        return answers.total_quantiles(self._checked(), q, variable, boundary, by, region, years, interpolate)
+        return self._each(lambda d: answers.total_quantiles(d, q, variable, boundary, by, region, years, interpolate))
 
     def quantile_error(
         self, q=(0.05, 0.5, 0.95), boundary="dc_only", region=None, variable="electricity", years=None
     ) -> xr.DataArray:
         """Monte Carlo standard error of :meth:`quantiles` [the variable's units]."""
-        return answers.quantile_standard_error(self._checked(), q, variable, boundary, region, years)
+        return self._each(lambda d: answers.quantile_standard_error(d, q, variable, boundary, region, years))
 
     def mean(self, boundary: str = "dc_only", region: str | None = None, variable: str = "electricity", by=None) -> xr.DataArray:
         """(Weighted) mean of the total per year [the variable's units]."""
-        return answers.total_mean(self._checked(), variable, boundary, by, region)
+        return self._each(lambda d: answers.total_mean(d, variable, boundary, by, region))
 
     def exceedance(self, value: float, year: int = 2030, boundary: str = "dc_only", variable: str = "electricity"):
         """P(total in ``year`` > ``value``) with its Monte Carlo standard error (an :class:`~.answers.Exceedance`)."""
-        return answers.exceedance(self._checked(), value, year, boundary, variable)
+        return self._each(lambda d: answers.exceedance(d, value, year, boundary, variable))
 
     def summary(self, boundary: str = "dc_only", variable: str = "electricity", by=None, year=None):
         """The table of ``dcproj summary``: 5/25/50/75/95 % and mean per year (pandas)."""
-        return summarise(self._checked(), variable, boundary, by, year)
+        return self._each(lambda d: summarise(d, variable, boundary, by, year))
 
     def sensitivity(self, year=None, boundary=None, variable: str = "electricity", **kwargs) -> xr.Dataset:
         """Given-data sensitivity indices over input × year × boundary with bootstrap intervals

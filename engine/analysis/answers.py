@@ -18,16 +18,19 @@ import xarray as xr
 
 from engine.analysis.results import _check, _summary_stats, is_summary, kept_sample_view, summary_group, total
 from engine.analysis.results import exceedance as _stored_exceedance
-from engine.analysis.weighted import binomial_se, dataset_weights, kish_ess, mean_over, probability_over, quantile_over
+from engine.analysis.weighted import WEIGHT, binomial_se, dataset_weights, kish_ess, mean_over, probability_over, quantile_over
 from engine.errors import AnalysisError
 from engine.output.variables import VARIABLES
 from engine.stats.quantiles import Z95  # the standard normal's 97.5 % point
 from engine.stats.spec import ThresholdSpec
 
+STORYLINE_DIM = "storyline"  # the dim of a storylines file (engine.analysis.storylines.DIM)
+
 __all__ = [
     "Exceedance",
     "weights",
     "n_effective",
+    "is_weighted",
     "check_years",
     "total_quantiles",
     "total_mean",
@@ -75,8 +78,19 @@ def weights(ds: xr.Dataset) -> xr.DataArray | None:
     return None if is_summary(ds) else dataset_weights(ds)
 
 
+def is_weighted(ds: xr.Dataset) -> bool:
+    """Whether the file's statistics are weighted: a cube (or kept sample) with a ``weight``
+    variable, or a summary file streamed with weights (its ``weighted`` attribute)."""
+    if is_summary(ds):
+        return "weighted" in ds.attrs
+    return WEIGHT in ds.variables
+
+
 def n_effective(ds: xr.Dataset) -> float:
     """Kish's effective sample size of the weights, else the scenario count [scenarios]."""
+    if STORYLINE_DIM in ds.dims:
+        raise AnalysisError(f"a storylines file has one effective sample size per storyline: select one (ds.sel(storyline=NAME)); "
+                            f"it holds {list(map(str, ds[STORYLINE_DIM].values))}")  # fmt: skip
     if is_summary(ds):  # Kish's ESS of a weighted summary (the count when unweighted)
         return float(ds["effective_sample_size"].values) if "effective_sample_size" in ds else float(ds["count"].values)
     w = weights(ds)

@@ -90,7 +90,16 @@ def _model_scenario(ds: xr.Dataset, scenario: str | None) -> tuple[str, str]:
 def iamc_frame(
     ds: xr.Dataset, quantiles=TABLE_QUANTILES, *, regions: bool = True, years=None, scenario: str | None = None
 ) -> pd.DataFrame:
-    """The run's statistics in the IAMC long format (columns :data:`IAMC_COLUMNS`; see the module docstring)."""
+    """The run's statistics in the IAMC long format (columns :data:`IAMC_COLUMNS`; see the module docstring).
+
+    A storylines file gives one IAMC scenario per storyline (named after it, or ``SCENARIO|name``).
+    """
+    if "storyline" in ds.dims:
+        from engine.analysis.storylines import names, select
+
+        return pd.concat([iamc_frame(select(ds, n), quantiles, regions=regions, years=years,
+                                     scenario=n if scenario is None else f"{scenario}|{n}") for n in names(ds)],
+                         ignore_index=True)  # fmt: skip
     model, scen = _model_scenario(ds, scenario)
     years = answers.check_years(ds, years)
     rows = []
@@ -103,7 +112,14 @@ def iamc_frame(
 
 
 def tidy_frame(ds: xr.Dataset, quantiles=TABLE_QUANTILES, *, regions: bool = True, years=None) -> pd.DataFrame:
-    """The run's statistics as a tidy table (columns :data:`TIDY_COLUMNS`; see the module docstring)."""
+    """The run's statistics as a tidy table (columns :data:`TIDY_COLUMNS`; see the module docstring);
+    a storylines file's table starts with a ``storyline`` column."""
+    if "storyline" in ds.dims:
+        from engine.analysis.storylines import names, select
+
+        parts = [tidy_frame(select(ds, n), quantiles, regions=regions, years=years).assign(storyline=n) for n in names(ds)]
+        out = pd.concat(parts, ignore_index=True)
+        return out[["storyline", *TIDY_COLUMNS]]
     years = answers.check_years(ds, years)
     rows = []
     for variable in TIDY_VARIABLES:
@@ -130,7 +146,7 @@ def tidy_frame(ds: xr.Dataset, quantiles=TABLE_QUANTILES, *, regions: bool = Tru
 
 def _provenance(ds: xr.Dataset) -> dict:
     out = {k: (v.item() if hasattr(v, "item") else v) for k, v in ds.attrs.items() if k in PROVENANCE}
-    out["weighted"] = answers.weights(ds) is not None
+    out["weighted"] = answers.is_weighted(ds)
     return out
 
 

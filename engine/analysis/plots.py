@@ -101,7 +101,14 @@ def _ylabel(q: xr.DataArray, variable: str, boundary: str) -> str:
 
 def _subtitle(ds: xr.Dataset) -> str:
     n = f"{int(ds.attrs['scenarios']):,} scenarios" if "scenarios" in ds.attrs else ""
-    w = f", weighted (n_eff = {answers.n_effective(ds):,.0f})" if answers.weights(ds) is not None else ""
+    if not answers.is_weighted(ds):
+        w = ""
+    elif "storyline" in ds.dims:  # one effective sample size per storyline
+        from engine.analysis.storylines import names, select
+
+        w = ", weighted (n_eff " + " / ".join(f"{answers.n_effective(select(ds, n)):,.0f}" for n in names(ds)) + ")"
+    else:
+        w = f", weighted (n_eff = {answers.n_effective(ds):,.0f})"
     return f"config {ds.attrs.get('config_name', '?')}, {n}{w}, dcproj {ds.attrs.get('dcproj_version', '?')}"
 
 

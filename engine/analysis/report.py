@@ -31,6 +31,7 @@ import xarray as xr
 from engine.analysis import answers
 from engine.analysis.evidence import UNIT_VARIABLE, compare, published_estimates
 from engine.analysis.files import atomic_output
+from engine.analysis.results import is_summary
 from engine.analysis.weighted import quantile_over
 from engine.errors import AnalysisError
 from engine.output.variables import BOUNDARIES
@@ -141,11 +142,14 @@ def _mc_method(ds) -> str:
 
 
 def _weights_note(ds) -> str:
-    if answers.weights(ds) is None:
+    if "storyline" in ds.dims:
+        return "Storylines: each storyline's statistics carry its own weights and effective sample size."
+    if not answers.is_weighted(ds):
         return f"Every scenario weighs the same (n = {answers.n_effective(ds):,.0f})."
+    of = int(ds["count"]) if is_summary(ds) else ds.sizes["scenario"]
     return (
-        f"Scenarios are weighted by the file's <code>weight</code> variable: Kish effective sample size "
-        f"n_eff = {answers.n_effective(ds):,.0f} of {ds.sizes['scenario']:,} scenarios."
+        "Scenarios are weighted by the likelihood of the observations (the file's weights): Kish effective "
+        f"sample size n_eff = {answers.n_effective(ds):,.0f} of {of:,} scenarios."
     )
 
 
@@ -163,7 +167,7 @@ def _fan(ctx: _Context) -> str:
 
 
 def _posterior(ctx: _Context) -> str | None:
-    if answers.weights(ctx.ds) is None:
+    if not answers.is_weighted(ctx.ds) or "storyline" in ctx.ds.dims or (is_summary(ctx.ds) and "sample_weight" not in ctx.ds):
         return None
     from engine.analysis.plots import posterior
 

@@ -212,6 +212,8 @@ def sobol_indices(
         "seed": int(seed),
         "conf_level": float(conf_level),
         "num_resamples": int(num_resamples),
+        "conditioning": "none: the prior (pick-freeze estimators need every design row to weigh the same, so the "
+        "config's observations are not used); compare with the given-data indices of a --prior run, not of the posterior",
         "fixed_inputs": ", ".join(layout.names[i] for i in range(layout.n_inputs) if i not in free),
         "config_name": cfg.name,
         "note": "independent inputs only; regional weights enter as raw draws (the model normalises them per scenario)",

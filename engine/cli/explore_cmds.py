@@ -148,6 +148,9 @@ def _sobol(path, year, boundary, variable, measures, inputs, seed, out, overwrit
         shown = frame.assign(S1=frame["input"].map(first)).rename(columns={"value": "ST", "low": "ST_low", "high": "ST_high"})
         click.echo(f"Sobol' indices of {variable} {year}, {boundary or 'dc_only'} ({ds.attrs['model_evaluations']:,} model runs; "
                    f"ST ± its {ds.attrs['conf_level']:.0%} bootstrap half-width)")  # fmt: skip
+        if cfg.observations:
+            click.echo(f"note: of the prior: the config's {len(cfg.observations)} observations are not used (pick-freeze "
+                       "designs cannot carry weights); the given-data indices of a weighted run describe the posterior")  # fmt: skip
         click.echo(shown[["input", "ST", "ST_low", "ST_high", "S1"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if kind == ".nc":
         from engine.output.netcdf import write_dataset

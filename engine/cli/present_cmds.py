@@ -44,7 +44,31 @@ def _read_table(path: Path | None, what: str):
 
     if not path.exists():
         raise AnalysisError(f"{path}: no such file (the {what} table)")
-    return pd.read_csv(path)
+    if what == "sensitivity" and path.suffix == ".nc":
+        return _sensitivity_from_netcdf(path)
+    try:
+        return pd.read_csv(path)
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise AnalysisError(f"{path}: not a CSV table ({exc.__class__.__name__}); expected the CSV that "
+                            f"`dcproj {what} ... --out FILE.csv` writes" + (" or its .nc" if what == "sensitivity" else "")) from None
+
+
+def _sensitivity_from_netcdf(path: Path):
+    """The ranked first-order table of a ``dcproj sensitivity --out FILE.nc`` result: its year (2030
+    when it holds several) and boundary (dc_only when it holds both)."""
+    import xarray as xr
+
+    from engine.analysis.sensitivity import ranked_table
+
+    with xr.open_dataset(path) as sens:
+        if "input" not in sens.dims or "year" not in sens.dims:
+            raise AnalysisError(f"{path}: not a dcproj sensitivity result (no input and year dims)")
+        years = [int(y) for y in sens["year"].values]
+        year = years[0] if len(years) == 1 else 2030 if 2030 in years else None
+        if year is None:
+            raise AnalysisError(f"{path}: holds the years {years}; write one year with --year, or include 2030")
+        boundary = "dc_only" if "boundary" in sens.dims and "dc_only" in sens["boundary"].values else None
+        return ranked_table(sens.load(), year, boundary)
 
 
 @click.command("plot")
@@ -111,7 +135,7 @@ def plot_cmd(path, kind, out, boundary, variable, region, no_published, year, me
     "--sensitivity",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="CSV of a ranked sensitivity table (columns input, value, low, high) for the optional section.",
+    help="A sensitivity result for the optional section: the CSV (input, value, low, high) or .nc of dcproj sensitivity --out.",
 )
 @click.option(
     "--storylines",

@@ -34,7 +34,9 @@ import contextlib
 import difflib
 import json
 import shutil
+import sys
 import uuid
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -401,13 +403,16 @@ def storylines_to_file(
         files = []
         for i, (story, cfg) in enumerate(zip(stories, configs, strict=True)):
             kw = dict(summary=summary, compression=compression, compression_level=compression_level, **options)
+            print(f"dcproj: storyline {story.name!r} ({i + 1}/{len(stories)})", file=sys.stderr)  # its warnings follow
             files.append(run_to_file(cfg, work / f"{i}.nc", scenarios, seed, **kw))
             if options.get("progress"):
                 print(f"dcproj: storyline {story.name!r} done ({i + 1}/{len(stories)})")
         if summary:
             datasets = [xr.load_dataset(f) for f in files]
         else:
-            datasets = [stack.enter_context(xr.open_dataset(f, chunks={"scenario": SCENARIO_CHUNK})) for f in files]
+            with warnings.catch_warnings():  # dask chunks across the stored ones: read once, in order, by the writer
+                warnings.filterwarnings("ignore", message="The specified chunks separate the stored chunks")
+                datasets = [stack.enter_context(xr.open_dataset(f, chunks={"scenario": SCENARIO_CHUNK})) for f in files]
         ds = combine(datasets, stories, configs, base)
         for var in ds.variables.values():
             var.encoding = {}

@@ -117,3 +117,18 @@ def test_dcproj_summary_answers_any_threshold_with_its_error(default_config, tmp
     n_eff = np.sum(w) ** 2 / np.sum(w**2)  # Kish
     line = next(ln for ln in res.output.splitlines() if ln.startswith("P(electricity dc_only 2030 > 1000 TWh)"))
     assert "from the 2,000 kept scenarios" in line and f"= {p:.4f} ± {np.sqrt(p * (1 - p) / n_eff):.4f}" in line
+
+
+def test_the_kept_inputs_carry_units_descriptions_and_sources(default_config, tmp_path):
+    """A summary file describes its kept inputs as a cube does (the same coordinates), so analyses
+    of the kept sample (sensitivity tables) label each input with its units."""
+    from engine.analysis.sensitivity import sensitivity
+
+    path = run_to_file(default_config, tmp_path / "s.nc", scenarios=2000, seed=8, summary=True, keep_sample=2000)
+    cube = run(default_config, scenarios=10, seed=8)
+    with xr.open_dataset(path) as ds:
+        for name in ("input_units", "input_long_name", "input_source"):
+            assert list(ds[name].values) == list(cube[name].values), name
+        sens = sensitivity(ds, year=2030, measures=["spearman"], bootstrap=2)
+    units = dict(zip(sens["input"].values, sens["input_units"].values, strict=True))
+    assert units["total_2022"] == "TW h" and units["lifetime_mean"] == "yr"

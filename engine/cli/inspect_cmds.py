@@ -103,7 +103,11 @@ def _storylines_summary(ds, path, variable, boundary, by, year, wanted) -> None:
     cells = {}
     for name in dict.fromkeys(frame.columns.get_level_values(0)):
         part = frame[name]
-        cells[f"{name} median"] = [f"{v:,.0f}" for v in part["p50"]]
+        se = answers.quantile_standard_error(select(ds, name), [0.5], variable, boundary, by=by,
+                                             years=None if year is None else [year]).sel(quantile=0.5, drop=True)  # fmt: skip
+        se = se.to_series()
+        se = (se.reorder_levels(part.index.names) if se.index.nlevels > 1 else se).reindex(part.index)
+        cells[f"{name} median"] = [f"{v:,.0f} ±{e:.1f}" for v, e in zip(part["p50"], se, strict=True)]
         cells[f"{name} 5-95 %"] = [f"{lo:,.0f}-{hi:,.0f}" for lo, hi in zip(part["p5"], part["p95"], strict=True)]
     import pandas as pd
 
@@ -112,6 +116,8 @@ def _storylines_summary(ds, path, variable, boundary, by, year, wanted) -> None:
     units = var.attrs.get("units_label", var.attrs.get("units", ""))
     kind = "summaries of " if is_summary(ds) else ""
     _print_table(table, f"storylines: {variable} [{units}], {boundary}, {kind}{ds.attrs.get('scenarios', '?')} scenarios each, same seed ({path})")
+    n_eff = ", ".join(f"{n} {answers.n_effective(select(ds, n)):,.0f}" for n in dict.fromkeys(frame.columns.get_level_values(0)))
+    click.echo(f"±: Monte Carlo standard error of the median (order statistics); n_eff: {n_eff}")
     for _, row in described(ds).iterrows():
         count = 0 if row["overrides"].startswith("(none") else row["overrides"].count("; ") + 1
         click.echo(f"{row['storyline']}: {count} override(s) of the config (storyline_overrides); {row['description'][:90]}...")

@@ -135,6 +135,9 @@ class SummarySpec:
     regions: tuple[str, ...]
     keep_sample: int = 0  # scenarios 0 .. keep_sample-1 are kept with their inputs and key outputs (engine.stats.sample)
     input_names: tuple[str, ...] = ()  # labels of the kept inputs
+    input_units: tuple[str, ...] = ()  # their units, descriptions and sources (coordinates of a summary file)
+    input_long_names: tuple[str, ...] = ()
+    input_sources: tuple[str, ...] = ()
     effective_names: tuple[str, ...] = ()  # labels of the kept effective inputs
     observations: ObservationTables = field(default_factory=no_observations)  # none: an unweighted summary
 
@@ -286,6 +289,9 @@ def build_summary_spec(config, layout, thresholds=(), quantiles=SUMMARY_QUANTILE
         regions=tuple(config.regions),
         keep_sample=int(keep_sample),
         input_names=tuple(layout.names),
+        input_units=tuple(layout.units),
+        input_long_names=tuple(layout.long_names),
+        input_sources=tuple(layout.sources),
         effective_names=tuple(f"{key}.{r}" for key, _ in layout.normalised_columns() for r in layout.regions),
     )
     if prior or not getattr(config, "observations", None):

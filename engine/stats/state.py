@@ -217,8 +217,15 @@ class SummaryState:
             n = len(sample["inputs"])
             for name, (dims, values, vattrs) in sample_data_vars(sample, n).items():
                 ds[name] = (dims, values, vattrs)
+            spec, by_input = self.spec, lambda v: np.array(v, dtype=object)
+            described = len(spec.input_units) == len(spec.input_names)  # (a spec from before these fields: names only)
             ds = ds.assign_coords(
-                input=("input", np.array(self.spec.input_names, dtype=object), {"long_name": "sampled model input"}),
+                input=("input", by_input(spec.input_names), {"long_name": "sampled model input"}),
+                **({
+                    "input_units": ("input", by_input(spec.input_units), {"long_name": "units of the sampled input"}),
+                    "input_long_name": ("input", by_input(spec.input_long_names), {"long_name": "description of the sampled input"}),
+                    "input_source": ("input", by_input(spec.input_sources), {"long_name": "source of the input's distribution"}),
+                } if described else {}),
                 effective_input=("effective_input", np.array(self.spec.effective_names, dtype=object),
                                  {"long_name": "regional weight as normalised by the model"}),
             )  # fmt: skip

@@ -102,7 +102,7 @@ def test_summary_report_uses_the_stored_numbers(tmp_path):
     p = float(s.exceedance_probability.values[list(s.threshold_boundary.values).index("dc_only")])
     assert f"P(electricity dc_only 2030 &gt; 1000 TWh) = {p:.3f}" in text
     assert "summary file: slope of the stored quantile function" in text
-    assert "<th>input</th><th>source</th>" in text  # sources from the global attribute
+    assert "<th>input</th><th>description</th><th>units</th>" in text and "from the 2,000 kept scenarios" in text  # the kept inputs
 
 
 def test_weighted_report_has_the_posterior(tmp_path):

@@ -311,7 +311,12 @@ def test_cli_csv_is_the_ranked_table(run_file, tmp_path):
 
     with xr.open_dataset(run_file) as ds:
         ref = ranked_table(sensitivity(ds, 2030, "dc_only", measures=["spearman"], bootstrap=4), 2030, "dc_only", "spearman")
-    pd.testing.assert_frame_equal(pd.read_csv(out), ref, check_exact=False, rtol=1e-12)
+    got = pd.read_csv(out, keep_default_na=False)
+    pd.testing.assert_frame_equal(got[list(ref.columns)], ref, check_exact=False, rtol=1e-12)
+    assert set(got["measure"]) == {"spearman"} and set(got["year"]) == {2030} and set(got["boundary"]) == {"dc_only"}
+    with xr.open_dataset(run_file) as ds:  # each input's units, as the run file states them
+        units = dict(zip(ds["input"].values, ds["input_units"].values, strict=True))
+    assert all(got["input_units"] == got["input"].map(units)) and set(got["variable"]) == {"electricity"}
     assert "shipments_growth_initial" in res.output
     again = CliRunner().invoke(sensitivity_cmd, args)  # an existing --out is refused without --overwrite
     assert again.exit_code == 2 and "exists" in again.output

@@ -117,7 +117,7 @@ class Discovery:
         lines = [f"event: {self.event}; P = {self.probability:.4f}; density threshold {self.threshold:g}"]
         chosen = self.steps[self.steps["chosen"]]
         for _, row in chosen.iterrows():
-            w = f" (weighted {row.coverage_weighted:.3f} / {row.density_weighted:.3f})" if self.weighted else ""
+            w = f"; with the weights: coverage {row.coverage_weighted:.3f}, density {row.density_weighted:.3f}" if self.weighted else ""
             lines.append(f"box {row.box}: coverage {row.coverage:.3f}, density {row.density:.3f}, mass {row.mass:.3f}{w}")
             for _, b in self.boxes[self.boxes["box"] == row.box].iterrows():
                 lines.append(f"  {b.input:<40} {b.lower:>12.5g} .. {b.upper:<12.5g}")

@@ -31,7 +31,7 @@ import xarray as xr
 from engine.analysis import answers
 from engine.analysis.evidence import UNIT_VARIABLE, compare, published_estimates
 from engine.analysis.files import atomic_output
-from engine.analysis.results import is_summary
+from engine.analysis.results import is_summary, kept_sample_view
 from engine.analysis.weighted import quantile_over
 from engine.errors import AnalysisError
 from engine.output.variables import BOUNDARIES
@@ -268,8 +268,9 @@ def _storylines(ctx: _Context) -> str:
 def _assumptions(ctx: _Context) -> str:
     ds = ctx.ds
     if "input_source" in ds.coords:
-        x = ds["inputs"] if "inputs" in ds else None
-        q = quantile_over(x, answers.weights(ds), HEADLINE_LEVELS) if x is not None else None
+        view = kept_sample_view(ds) if is_summary(ds) and "sample_inputs" in ds else ds  # a summary: its kept scenarios
+        x = view["inputs"] if "inputs" in view else None
+        q = quantile_over(x, answers.weights(view), HEADLINE_LEVELS) if x is not None else None
         rows = []
         for i, name in enumerate(ds["input"].values):
             qs = [_n(v) for v in q.isel(input=i).values] if q is not None else ["–"] * 3
@@ -282,11 +283,9 @@ def _assumptions(ctx: _Context) -> str:
                     _e(ds["input_source"].values[i]),
                 ]
             )
-        how = (
-            "weighted by the file's weight variable (the posterior)"
-            if answers.weights(ds) is not None
-            else "every scenario alike"
-        )
+        how = "weighted by the observations' likelihood (the posterior)" if answers.is_weighted(ds) else "every scenario alike"
+        if view is not ds:
+            how += f", from the {view.sizes['scenario']:,} kept scenarios"
         note = f'<p class="muted">5 %, median, 95 %: quantiles of the raw draws over the scenarios, {how}.</p>'
         return note + _table(["input", "description", "units", "5 %", "median", "95 %", "source"], rows, numeric=(3, 4, 5))
     lines = [ln.partition(": ") for ln in str(ds.attrs.get("sources", "")).splitlines() if ln.strip()]

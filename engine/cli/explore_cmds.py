@@ -126,8 +126,12 @@ def sensitivity_cmd(
 
         sens.attrs["command"] = shlex.join(["dcproj", *sys.argv[1:]])
         click.echo(f"wrote {write_dataset(sens, out, overwrite=overwrite)}")
-    elif kind == ".csv":
-        click.echo(f"wrote {_write_csv(frame, out, overwrite)}")
+    elif kind == ".csv":  # the ranked columns first, then what they are of
+        units = dict(zip(map(str, sens["input"].values), map(str, sens["input_units"].values), strict=True)) if "input_units" in sens.coords else {}
+        labelled = frame.assign(measure=measure, variable=variable, year=year, boundary=table_boundary or "",
+                                input_units=frame["input"].map(units).fillna(""),
+                                weighted=str(sens.attrs.get("weighted", "no")).startswith("yes"))  # fmt: skip
+        click.echo(f"wrote {_write_csv(labelled, out, overwrite)}")
 
 
 def _sobol(path, year, boundary, variable, measures, inputs, seed, out, overwrite, n, overrides) -> None:

@@ -42,16 +42,19 @@ def test_iamc_values_are_the_cube_quantiles(iamc_path):
         years = [str(y) for y in ds.year.values]
         row = wide[(wide.Region == "World") & (wide.Variable == f"{DC}|50.0th Percentile")]
         np.testing.assert_allclose(row[years].values[0], _xr_quantile(ds, 0.5, runs.DC_ONLY).values, rtol=1e-9)
-        row = wide[(wide.Region == "china") & (wide.Variable == f"{DC}|incl. Crypto|95.0th Percentile")]
+        row = wide[(wide.Region == "china") & (wide.Variable == "Final Energy|Electricity|Data Centres and Crypto Mining|95.0th Percentile")]
         np.testing.assert_allclose(
             row[years].values[0], _xr_quantile(ds, 0.95, runs.DC_ONLY + ["crypto"], "china").values, rtol=1e-9
         )
         carbon = ds.carbon.sel(component=runs.DC_ONLY).astype("float64").sum(["region", "component"]).mean("scenario")
         row = wide[(wide.Region == "World") & (wide.Variable == "Emissions|CO2|Data Centres|Mean")]
         np.testing.assert_allclose(row[years].values[0], carbon.values, rtol=1e-9)
-    assert set(wide["Unit"]) == {"TWh/yr", "Mt CO2/yr"}
-    # 4 variables x 5 regions x (5 quantiles + mean)
-    assert len(wide) == 4 * 5 * 6
+        water = ds.water.sel(component=runs.DC_ONLY).astype("float64").sum(["region", "component", "water_source"])
+        row = wide[(wide.Region == "World") & (wide.Variable == "Water Consumption|Data Centres|Mean")]
+        np.testing.assert_allclose(row[years].values[0], water.mean("scenario").values, rtol=1e-9)  # GL = million m3
+    assert set(wide["Unit"]) == {"TWh/yr", "Mt CO2/yr", "million m3/yr"}
+    # 6 variables x 5 regions x (5 quantiles + mean)
+    assert len(wide) == 6 * 5 * 6
 
 
 def test_pyam_reads_the_iamc_file(iamc_path):
@@ -59,7 +62,7 @@ def test_pyam_reads_the_iamc_file(iamc_path):
     df = pyam.IamDataFrame(iamc_path)
     assert df.model == [f"dcproj {runs.cube().attrs['dcproj_version']}"] and df.scenario == ["default"]
     assert set(df.region) == {"World", "united_states", "europe", "china", "rest_of_world"}
-    assert f"{DC}|50.0th Percentile" in df.variable and "Emissions|CO2|Data Centres|incl. Crypto|5.0th Percentile" in df.variable
+    assert f"{DC}|50.0th Percentile" in df.variable and "Emissions|CO2|Data Centres and Crypto Mining|5.0th Percentile" in df.variable
     ts = df.timeseries()
     wide = pd.read_csv(iamc_path).set_index(["Model", "Scenario", "Region", "Variable", "Unit"])
     wide.index.names = ts.index.names
@@ -86,6 +89,15 @@ def test_tidy_csv_of_a_summary_file_holds_its_stored_quantiles(tmp_path):
         got["value"].values, s.water_by_region_mean.sel(boundary="incl_crypto", region="europe").values, rtol=1e-9
     )
     assert set(tidy.units) == {"TWh", "Mt CO2", "GL"}
+    # each value's Monte Carlo error: the file's stored quantile errors, and sqrt(variance / n) for the mean
+    got = tidy.query("variable == 'electricity' and boundary == 'dc_only' and region == 'global' and quantile == 0.5")
+    np.testing.assert_allclose(
+        got["standard_error"].values,
+        s.electricity_total_quantile_standard_error.sel(boundary="dc_only", quantile=0.5).values, rtol=1e-9,
+    )
+    got = tidy.query("variable == 'carbon' and boundary == 'dc_only' and region == 'global' and statistic == 'mean'")
+    var = s.carbon_total_variance.sel(boundary="dc_only").values
+    np.testing.assert_allclose(got["standard_error"].values, np.sqrt(var / float(s["count"])), rtol=1e-9)
 
 
 def test_parquet_round_trip_with_provenance(tmp_path):

@@ -9,7 +9,8 @@ IAMC (``format="iamc"``, a CSV in the IAMC wide layout that ``pyam.IamDataFrame(
 * ``model``: ``dcproj <version of the run>``; ``scenario``: the config name;
 * ``region``: ``World`` for the global total, else the run's region names (``united_states``…);
 * ``variable``: :data:`IAMC_VARIABLES` (``Final Energy|Electricity|Data Centres`` for dc_only,
-  ``…|Data Centres|incl. Crypto`` for incl_crypto, ``Emissions|CO2|Data Centres``…) followed by
+  ``…|Data Centres and Crypto Mining`` for incl_crypto, a sibling since it contains dc_only,
+  ``Emissions|CO2|…``, ``Water Consumption|…`` in million m3 = GL) followed by
   the statistic, as in the IPCC AR6 scenario database: ``|5.0th Percentile``,
   ``|50.0th Percentile``, ``|95.0th Percentile``…, and ``|Mean``.  Percentiles of regions do not
   add up to the World percentile (pyam's aggregation checks do not apply to them);
@@ -19,7 +20,9 @@ Tidy CSV / parquet (``format="csv"`` / ``"parquet"``)
 -----------------------------------------------------
 One row per value, columns :data:`TIDY_COLUMNS`: variable (electricity, carbon, water),
 boundary, region (``global`` or a region), year, statistic (``quantile`` or ``mean``), quantile
-(the level; empty for the mean), value, units (``TWh``, ``Mt CO2``, ``GL``).  Parquet (pyarrow,
+(the level; empty for the mean), value, standard_error (its Monte Carlo standard error: order
+statistics on n_eff for quantiles, sqrt(variance / n_eff) for the mean), units (``TWh``,
+``Mt CO2``, ``GL``).  Parquet (pyarrow,
 ``pip install -e ".[parquet]"``) keeps the run's provenance in the schema metadata (key ``dcproj``).
 """
 
@@ -40,15 +43,17 @@ from engine.output.variables import BOUNDARIES, VARIABLES
 
 __all__ = ["EXPORTERS", "IAMC_VARIABLES", "TIDY_COLUMNS", "export", "iamc_frame", "tidy_frame", "statistic_name"]
 
-IAMC_VARIABLES = {  # (variable, boundary) -> (IAMC variable, IAMC unit)
+IAMC_VARIABLES = {  # (variable, boundary) -> (IAMC variable, IAMC unit); the wider boundary is a sibling, not a child
     ("electricity", "dc_only"): ("Final Energy|Electricity|Data Centres", "TWh/yr"),
-    ("electricity", "incl_crypto"): ("Final Energy|Electricity|Data Centres|incl. Crypto", "TWh/yr"),
+    ("electricity", "incl_crypto"): ("Final Energy|Electricity|Data Centres and Crypto Mining", "TWh/yr"),
     ("carbon", "dc_only"): ("Emissions|CO2|Data Centres", "Mt CO2/yr"),
-    ("carbon", "incl_crypto"): ("Emissions|CO2|Data Centres|incl. Crypto", "Mt CO2/yr"),
+    ("carbon", "incl_crypto"): ("Emissions|CO2|Data Centres and Crypto Mining", "Mt CO2/yr"),
+    ("water", "dc_only"): ("Water Consumption|Data Centres", "million m3/yr"),  # 1 GL = 10^6 m3
+    ("water", "incl_crypto"): ("Water Consumption|Data Centres and Crypto Mining", "million m3/yr"),
 }
 IAMC_COLUMNS = ["model", "scenario", "region", "variable", "unit", "year", "value"]
 TIDY_VARIABLES = ("electricity", "carbon", "water")
-TIDY_COLUMNS = ["variable", "boundary", "region", "year", "statistic", "quantile", "value", "units"]
+TIDY_COLUMNS = ["variable", "boundary", "region", "year", "statistic", "quantile", "value", "standard_error", "units"]
 WORLD = "World"
 PROVENANCE = (
     "dcproj_version",
@@ -69,17 +74,23 @@ def statistic_name(level: float | None) -> str:
 
 
 def _statistics(ds, q, variable, boundary, regions: bool, years) -> dict:
-    """{region or None: [(level or None, DataArray over year)]}: the quantiles and the mean of one
-    total, globally (``None``) and, with ``regions``, per region."""
-    parts = {None: (answers.total_quantiles(ds, q, variable, boundary, years=years), answers.total_mean(ds, variable, boundary))}
-    if regions:
-        quant = answers.total_quantiles(ds, q, variable, boundary, by="region", years=years)
-        mean = answers.total_mean(ds, variable, boundary, by="region")
-        parts.update({str(r): (quant.sel(region=r), mean.sel(region=r)) for r in quant["region"].values})
+    """{region or None: [(level or None, value, standard error)]} (DataArrays over year): the
+    quantiles and the mean of one total with their Monte Carlo errors, globally (``None``) and,
+    with ``regions``, per region."""
+    by = [None, "region"] if regions else [None]
     out = {}
-    for region, (quant, mean) in parts.items():
-        mean = mean if years is None else mean.sel(year=years)
-        out[region] = [(float(p), quant.sel(quantile=p)) for p in quant["quantile"].values] + [(None, mean)]
+    for b in by:
+        quant = answers.total_quantiles(ds, q, variable, boundary, by=b, years=years)
+        qse = answers.quantile_standard_error(ds, quant["quantile"].values, variable, boundary, by=b, years=years)
+        mean = answers.total_mean(ds, variable, boundary, by=b)
+        mse = answers.total_mean_standard_error(ds, variable, boundary, by=b)
+        if years is not None:
+            mean, mse = mean.sel(year=years), mse.sel(year=years)
+        keys = [None] if b is None else [str(r) for r in quant["region"].values]
+        for key in keys:
+            pick = (lambda a: a) if key is None else (lambda a, k=key: a.sel(region=k))  # noqa: E731
+            levels = [(float(p), pick(quant).sel(quantile=p), pick(qse).sel(quantile=p)) for p in quant["quantile"].values]
+            out[key] = [*levels, (None, pick(mean), pick(mse))]
     return out
 
 
@@ -105,7 +116,7 @@ def iamc_frame(
     rows = []
     for (variable, boundary), (name, unit) in IAMC_VARIABLES.items():
         for region, stats in _statistics(ds, quantiles, variable, boundary, regions, years).items():
-            for level, da in stats:
+            for level, da, _ in stats:
                 for year, value in zip(da["year"].values, da.values, strict=True):
                     rows.append((model, scen, region or WORLD, f"{name}|{statistic_name(level)}", unit, int(year), float(value)))
     return pd.DataFrame(rows, columns=IAMC_COLUMNS)
@@ -126,9 +137,9 @@ def tidy_frame(ds: xr.Dataset, quantiles=TABLE_QUANTILES, *, regions: bool = Tru
         units = VARIABLES[variable].units_label
         for boundary in BOUNDARIES:
             for region, stats in _statistics(ds, quantiles, variable, boundary, regions, years).items():
-                for level, da in stats:
+                for level, da, se in stats:
                     stat = "mean" if level is None else "quantile"
-                    for year, value in zip(da["year"].values, da.values, strict=True):
+                    for year, value, err in zip(da["year"].values, da.values, se.sel(year=da["year"]).values, strict=True):
                         rows.append(
                             (
                                 variable,
@@ -138,6 +149,7 @@ def tidy_frame(ds: xr.Dataset, quantiles=TABLE_QUANTILES, *, regions: bool = Tru
                                 stat,
                                 np.nan if level is None else level,
                                 float(value),
+                                float(err),
                                 units,
                             )
                         )

@@ -300,3 +300,17 @@ def test_a_weighted_storylines_cube_reads_per_storyline(files, tmp_path):
     assert sorted(iamc["Scenario"].unique()) == ["a_plain", "b_fast"]
     tidy = pd.read_csv(tmp_path / "e.csv.csv")
     assert list(tidy.columns)[0] == "storyline" and sorted(tidy["storyline"].unique()) == ["a_plain", "b_fast"]
+
+
+def test_sensitivity_and_discovery_of_one_storyline_from_the_cli(files):
+    """--storyline picks one storyline (the same answer as the plain run of its config); on a plain file it is refused."""
+    args = ["--year", "2030", "--boundary", "dc_only", "--measure", "spearman", "--bootstrap", "2"]
+    one = CliRunner().invoke(main, ["sensitivity", str(files["cube"]), *args, "--storyline", "b_fast"])
+    plain = CliRunner().invoke(main, ["sensitivity", str(files["plain_cube"]), *args])
+    assert one.exit_code == 0 and plain.exit_code == 0, one.output + plain.output
+    assert one.output.splitlines()[1:6] == plain.output.splitlines()[1:6]  # the ranked rows
+    found = CliRunner().invoke(main, ["discover", str(files["cube"]), "--where", "electricity.dc_only.2030 > 700",
+                                      "--threshold", "0.3", "--storyline", "a_plain"])  # fmt: skip
+    assert found.exit_code == 0 and "event: electricity.dc_only.2030 > 700 TWh" in found.output, found.output
+    bad = CliRunner().invoke(main, ["sensitivity", str(files["plain_cube"]), *args, "--storyline", "b_fast"])
+    assert bad.exit_code == 2 and "--storyline applies to a storylines file" in bad.output

@@ -71,9 +71,10 @@ OUT_KINDS = (".nc", ".csv")
 @click.option(
     "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="--method sobol: override a config value (repeatable)."
 )
+@click.option("--storyline", default=None, help="One storyline of a storylines file.")
 @reports_errors
 def sensitivity_cmd(
-    path, year, boundary, variable, measures, inputs, bootstrap, seed, out, overwrite, method, base_samples, overrides
+    path, year, boundary, variable, measures, inputs, bootstrap, seed, out, overwrite, method, base_samples, overrides, storyline
 ):
     """Rank the inputs of a run by their influence on a total: given-data indices with bootstrap intervals.
 
@@ -101,6 +102,10 @@ def sensitivity_cmd(
     table_boundary = (boundary or "incl_crypto") if has_boundary else None
     chosen = list(measures) or (["first_order"] if table_needed else None)
     with _open_run(path) as ds:
+        ds = _one_storyline(ds, storyline)
+        if bootstrap >= 20 and ds.sizes.get("scenario", ds.sizes.get("sample", 0)) * bootstrap > 2e6:
+            click.echo(f"dcproj: {bootstrap} bootstrap replicates of every measure asked for: this takes a while "
+                       "(--bootstrap 20 or one --measure is quicker)", err=True)  # fmt: skip
         sens = sensitivity(
             ds,
             year=year,
@@ -205,8 +210,9 @@ def _write_csv(frame, out: Path, overwrite: bool) -> Path:
 @click.option("--input", "inputs", multiple=True, help="Only these inputs or families (repeatable).")
 @click.option("--max-boxes", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--steps", is_flag=True, help="Also print every box's peeling trajectory.")
+@click.option("--storyline", default=None, help="One storyline of a storylines file.")
 @reports_errors
-def discover_cmd(path, where, threshold, inputs, max_boxes, steps):
+def discover_cmd(path, where, threshold, inputs, max_boxes, steps, storyline):
     """Find the ranges of the inputs in which an event is frequent (PRIM boxes, EMA Workbench).
 
     Prints each box's restricted inputs with its coverage (share of the event's scenarios
@@ -215,7 +221,19 @@ def discover_cmd(path, where, threshold, inputs, max_boxes, steps):
     from engine.analysis.discovery import discover
 
     with _open_run(path) as ds:
-        found = discover(ds, where, inputs=list(inputs) or None, threshold=threshold, max_boxes=max_boxes)
+        found = discover(_one_storyline(ds, storyline), where, inputs=list(inputs) or None, threshold=threshold, max_boxes=max_boxes)
     click.echo(found.table())
     if steps and not found.steps.empty:
         click.echo(found.steps.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+def _one_storyline(ds, storyline: str | None):
+    """Storyline ``storyline`` of a storylines file (the file itself when ``None``); a storyline asked
+    of a plain run file is an error."""
+    if storyline is None:
+        return ds
+    if "storyline" not in ds.dims:
+        raise click.UsageError("--storyline applies to a storylines file (dcproj run --storylines)")
+    from engine.analysis.storylines import select
+
+    return select(ds, storyline)

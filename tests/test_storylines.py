@@ -252,7 +252,7 @@ def test_report_and_plot_of_a_storylines_file(files, tmp_path):
 
     with xr.open_dataset(files["summary"]) as s:
         page = render(s, table=None)
-    assert "<!-- dcproj:slot storylines -->" in page and "Optional section, not included: pass <code>storylines" not in page
+    assert "<!-- dcproj:slot storylines -->" in page and "Optional section, not included: report a storylines file" not in page
     assert "test storyline b_fast" in page and "inputs.shipments_growth_initial.mode=1.5" in page
     r = CliRunner().invoke(main, ["plot", str(files["cube"]), "--kind", "fan", "--out", str(tmp_path / "f.png")])
     assert r.exit_code != 0 and "--kind storylines" in r.output and not (tmp_path / "f.png").exists()

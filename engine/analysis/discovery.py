@@ -98,8 +98,8 @@ def parse_where(text: str, ds: xr.Dataset | None = None) -> Condition:
 class Discovery:
     """PRIM boxes for one event.
 
-    ``boxes``: box, input, lower, upper (the restricted inputs of each box's chosen step, in
-    the input's units); ``steps``: box, step, coverage, density, mass, restricted (number of
+    ``boxes``: box, input, lower, upper, units (the restricted inputs of each box's chosen step,
+    in the input's units); ``steps``: box, step, coverage, density, mass, restricted (number of
     restricted inputs), chosen (the step reported in ``boxes``), and with weights
     coverage_weighted, density_weighted.
     """
@@ -111,16 +111,20 @@ class Discovery:
     steps: pd.DataFrame
     weighted: bool
     notes: tuple[str, ...] = ()
+    n_effective: float = float("nan")  # scenarios (Kish's ESS when weighted) behind the probability
 
     def table(self) -> str:
         """Boxes and the chosen steps' coverage and density, as plain text."""
-        lines = [f"event: {self.event}; P = {self.probability:.4f}; density threshold {self.threshold:g}"]
+        p, n = self.probability, self.n_effective
+        err = f" ± {np.sqrt(p * (1 - p) / n):.4f} (n_eff = {n:,.0f})" if np.isfinite(n) and n > 0 else ""
+        lines = [f"event: {self.event}; P = {p:.4f}{err}; density threshold {self.threshold:g}"]
         chosen = self.steps[self.steps["chosen"]]
         for _, row in chosen.iterrows():
             w = f"; with the weights: coverage {row.coverage_weighted:.3f}, density {row.density_weighted:.3f}" if self.weighted else ""
             lines.append(f"box {row.box}: coverage {row.coverage:.3f}, density {row.density:.3f}, mass {row.mass:.3f}{w}")
             for _, b in self.boxes[self.boxes["box"] == row.box].iterrows():
-                lines.append(f"  {b.input:<40} {b.lower:>12.5g} .. {b.upper:<12.5g}")
+                unit = f" [{b.units}]" if getattr(b, "units", "") not in ("", "1") else ""
+                lines.append(f"  {b.input:<40} {b.lower:>12.5g} .. {b.upper:<12.5g}{unit}")
         if chosen.empty:
             lines.append(f"no box reaches density {self.threshold:g}")
         lines.extend(f"note: {n}" for n in self.notes)
@@ -240,7 +244,8 @@ def discover(
             traj["chosen"] = traj.index == chosen
             steps.append(traj)
             lims = box.box_lims[chosen]
-            boxes += [(box_id, c, float(lims[c].iloc[0]), float(lims[c].iloc[1])) for c in _restricted(lims, finder.box_init)]
+            unit_of = dict(zip(xm.names, xm.units, strict=True))
+            boxes += [(box_id, c, float(lims[c].iloc[0]), float(lims[c].iloc[1]), unit_of[c]) for c in _restricted(lims, finder.box_init)]
             pool = pool[~_inside(xm.values[pool], xm.names, lims, finder.box_init)]
     notes = [f"left out, zero variance (fixed inputs): {', '.join(xm.skipped)}"] if xm.skipped else []
     if weights is not None:
@@ -253,8 +258,9 @@ def discover(
         cond.label(),
         float(w[event].sum() / w.sum()),
         threshold,
-        pd.DataFrame(boxes, columns=["box", "input", "lower", "upper"]),
+        pd.DataFrame(boxes, columns=["box", "input", "lower", "upper", "units"]),
         pd.concat(steps, ignore_index=True) if steps else pd.DataFrame(columns=columns),
         weights is not None,
         tuple(notes),
+        float(w.sum() ** 2 / (w**2).sum()),
     )

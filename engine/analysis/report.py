@@ -221,7 +221,8 @@ def _slot(name: str, how: str) -> str:
 
 def _sensitivity(ctx: _Context) -> str:
     if ctx.sensitivity is None:
-        return _slot("sensitivity", "pass <code>sensitivity=</code> a ranked table (columns input, value, low, high).")
+        return _slot("sensitivity", "<code>dcproj report RUN.nc --sensitivity FILE</code> (the .csv or .nc of <code>dcproj sensitivity</code>; in Python "
+                     "<code>sensitivity=</code> a ranked table, columns input, value, low, high).")
     from engine.analysis.plots import tornado
 
     fig = tornado(ctx.sensitivity, title="sensitivity")
@@ -261,7 +262,8 @@ def _storylines(ctx: _Context) -> str:
     if ctx.stories is not None and ctx.storylines is None:
         return _stories(ctx)
     if ctx.storylines is None:
-        return _slot("storylines", "pass <code>storylines=</code> a table of storylines.")
+        return _slot("storylines", "report a storylines file (<code>dcproj run --storylines</code>), or <code>--storylines FILE</code> (a CSV table; in Python "
+                     "<code>storylines=</code>).")
     return '<div class="slot"><!-- dcproj:slot storylines -->' + ctx.storylines.to_html(index=False, escape=True) + "</div>"
 
 

@@ -228,11 +228,7 @@ def total_mean_standard_error(ds, variable="electricity", boundary="dc_only", by
     _check(variable, boundary, by)
     _check_region(ds, region)
     if is_summary(ds):
-        if region is not None and by is not None:
-            raise AnalysisError("a summary file holds no per-region breakdown by component; ask for region or by, not both")
-        group, sel = summary_group(variable, boundary, "region" if region is not None else by)
-        var = ds[f"{group}_variance"].sel(sel)
-        var = var if region is None else var.sel(region=region, drop=True)
+        var = _summary_statistic(ds, "variance", variable, boundary, by, region)
     else:
         x, w = _cube_total(ds, variable, boundary, by, region).astype(np.float64), weights(ds)
         if w is None:
@@ -294,11 +290,17 @@ def _stored_standard_errors(ds, variable, boundary, by, region) -> xr.DataArray 
     """A summary file's stored quantile errors of the total asked for (``None``: a cube, or an older file)."""
     if not is_summary(ds):
         return None
+    return _summary_statistic(ds, "quantile_standard_error", variable, boundary, by, region, missing_ok=True)
+
+
+def _summary_statistic(ds, stat, variable, boundary, by, region, missing_ok=False) -> xr.DataArray | None:
+    """A summary file's stored ``stat`` (``variance``, ``quantile_standard_error``...) of the total
+    asked for, per ``by`` or of one ``region``; ``None`` if the file lacks it and ``missing_ok``."""
     if region is not None and by is not None:
         raise AnalysisError("a summary file holds no per-region breakdown by component; ask for region or by, not both")
     group, sel = summary_group(variable, boundary, "region" if region is not None else by)
-    name = f"{group}_quantile_standard_error"
-    if name not in ds:
+    name = f"{group}_{stat}"
+    if missing_ok and name not in ds:
         return None
     out = ds[name].sel(sel)
     return out if region is None else out.sel(region=region, drop=True)

@@ -80,13 +80,17 @@ def summary_cmd(path, variable, boundary, by, year, thresholds):
         click.echo(f"{ex.event} = {ex.probability:.4f} ± {ex.standard_error:.4f} (Monte Carlo standard error, n = {ex.n_effective:,.0f})")
 
 
+def _aligned(values, index):
+    """``values`` (a Series or DataFrame from xarray) reindexed to ``index``, whose level order may differ."""
+    return (values.reorder_levels(index.names) if values.index.nlevels > 1 else values).reindex(index)
+
+
 def _with_errors(frame, se, mean_se):
     """``frame``'s columns as text "value ± error" (``se``: dims quantile, year, and ``by``; ``mean_se``: year, ``by``)."""
     errors = se.to_dataframe(name="se")["se"].unstack("quantile")
     errors.columns = [f"p{int(round(c * 100))}" for c in errors.columns]
-    errors["mean"] = mean_se.to_series().reorder_levels(errors.index.names) if errors.index.nlevels > 1 else mean_se.to_series()
-    errors = errors.reorder_levels(frame.index.names) if errors.index.nlevels > 1 else errors
-    errors = errors.reindex(frame.index)
+    errors["mean"] = _aligned(mean_se.to_series(), errors.index)
+    errors = _aligned(errors, frame.index)
     out = frame.copy()
     for col in errors.columns:
         out[col] = [f"{v:,.1f} ± {e:,.1f}" for v, e in zip(frame[col], errors[col], strict=True)]
@@ -105,8 +109,7 @@ def _storylines_summary(ds, path, variable, boundary, by, year, wanted) -> None:
         part = frame[name]
         se = answers.quantile_standard_error(select(ds, name), [0.5], variable, boundary, by=by,
                                              years=None if year is None else [year]).sel(quantile=0.5, drop=True)  # fmt: skip
-        se = se.to_series()
-        se = (se.reorder_levels(part.index.names) if se.index.nlevels > 1 else se).reindex(part.index)
+        se = _aligned(se.to_series(), part.index)
         cells[f"{name} median"] = [f"{v:,.0f} ±{e:.1f}" for v, e in zip(part["p50"], se, strict=True)]
         cells[f"{name} 5-95 %"] = [f"{lo:,.0f}-{hi:,.0f}" for lo, hi in zip(part["p5"], part["p95"], strict=True)]
     import pandas as pd

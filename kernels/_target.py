@@ -13,7 +13,7 @@ hand-kept copy of the equations.
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 __all__ = ["kernel", "build"]
 
@@ -26,7 +26,11 @@ def kernel(func: Callable) -> Callable:
     return func
 
 
-def build(jit: Callable[[Callable], Callable], modules: Iterable[types.ModuleType]) -> types.SimpleNamespace:
+def build(
+    jit: Callable[[Callable], Callable],
+    modules: Iterable[types.ModuleType],
+    jit_for: Mapping[str, Callable[[Callable], Callable]] | None = None,
+) -> types.SimpleNamespace:
     """Compile every :func:`kernel` function of ``modules`` with ``jit``.
 
     Parameters
@@ -58,5 +62,5 @@ def build(jit: Callable[[Callable], Callable], modules: Iterable[types.ModuleTyp
         clone.__module__ = func.__module__
         clone.__qualname__ = func.__qualname__
         clone.__doc__ = func.__doc__
-        ns[name] = jit(clone)
+        ns[name] = (jit_for or {}).get(name, jit)(clone)
     return types.SimpleNamespace(**{name: ns[name] for name in marked})

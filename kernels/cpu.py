@@ -12,6 +12,7 @@ import numpy as np
 
 from kernels import distributions, model, philox, sampling, special
 from kernels._target import build
+from kernels.cpu_sampling import new_block_scratch, sample_block
 
 THREAD_BLOCK = 256  # scenarios per parallel task of a full-cube chunk
 
@@ -22,13 +23,15 @@ _project_scenario = K.project_scenario
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def sample_inputs(seed, start, kinds, params, keys, corr_index, factor, out):
-    """Fill ``out`` [count, n_inputs] with the inputs of scenarios ``start .. start+count-1``."""
+    """Fill ``out`` [count, n_inputs] with the inputs of scenarios ``start .. start+count-1``
+    (input-major blocks, :mod:`kernels.cpu_sampling`)."""
     count = out.shape[0]
     n_blocks = (count + THREAD_BLOCK - 1) // THREAD_BLOCK
     for b in numba.prange(n_blocks):
-        z = np.empty(corr_index.shape[0])
-        for s in range(b * THREAD_BLOCK, min(count, (b + 1) * THREAD_BLOCK)):
-            _sample_scenario(seed, start + s, kinds, params, keys, corr_index, factor, z, out[s])
+        t, z = new_block_scratch(kinds.shape[0], corr_index.shape[0], THREAD_BLOCK)
+        s0 = b * THREAD_BLOCK
+        m = min(count, s0 + THREAD_BLOCK) - s0
+        sample_block(seed, start + s0, m, kinds, params, keys, corr_index, factor, t, z, out[s0 : s0 + m])
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")

@@ -26,6 +26,7 @@ import numpy as np
 
 from kernels import distributions, likelihood, model, philox, sampling, special, summary
 from kernels._target import build
+from kernels.cpu_sampling import new_block_scratch, sample_block
 from kernels.summary import BIN_SKIP, SUB
 
 K = build(numba.njit(cache=False, error_model="numpy", inline="always"), [summary, likelihood])
@@ -40,7 +41,6 @@ _tile_ll = K.tile_log_likelihood
 _vintage_ll = K.vintage_log_likelihood
 _quantised_weight = K.quantised_weight
 M = build(numba.njit(cache=False, error_model="numpy"), [philox, special, distributions, model, sampling])
-_sample_scenario = M.sample_scenario
 _project_scenario = M.project_scenario
 _W_UNIT = 1.0 / likelihood.WEIGHT_SCALE
 
@@ -279,7 +279,7 @@ def summarise_block(
     n_sub = (count + SUB - 1) // SUB
     for t in numba.prange(n_thr):
         x = np.empty((SUB, n_in))
-        z = np.empty(corr_index.shape[0])
+        ts, zs = new_block_scratch(n_in, corr_index.shape[0], SUB)
         ship = np.empty(n_years)
         power = np.empty(n_years)
         survive = np.empty(n_years)
@@ -293,8 +293,8 @@ def summarise_block(
         for q in range(t, n_sub, n_thr):
             s0 = q * SUB
             m = min(SUB, count - s0)
+            sample_block(seed, first + s0, m, kinds, params, keys, corr_index, factor, ts, zs, x)
             for j in range(m):
-                _sample_scenario(seed, first + s0 + j, kinds, params, keys, corr_index, factor, z, x[j])
                 _project_scenario(
                     x[j], n_regions, n_years, ship, power, survive, te[:, :, :, j], tc[:, :, :, j], tw[:, :, :, :, j], ta[:, :, j]
                 )  # fmt: skip

@@ -11,12 +11,11 @@ import numba
 import numpy as np
 
 from kernels import distributions, model, philox, sampling, special
-from kernels._target import build
-from kernels.cpu_sampling import new_block_scratch, sample_block
+from kernels.cpu_sampling import build_inlined, new_block_scratch, sample_block
 
 THREAD_BLOCK = 256  # scenarios per parallel task of a full-cube chunk
 
-K = build(numba.njit(cache=False, error_model="numpy"), [philox, special, distributions, model, sampling])
+K = build_inlined([philox, special, distributions, model, sampling])
 _sample_scenario = K.sample_scenario
 _project_scenario = K.project_scenario
 

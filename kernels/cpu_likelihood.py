@@ -14,13 +14,14 @@ import numpy as np
 
 from kernels import likelihood, model, special, summary
 from kernels._target import build
+from kernels.cpu_sampling import build_inlined
 
 K = build(numba.njit(cache=False, error_model="numpy", inline="always"), [likelihood])
 _vintage_ll = K.vintage_log_likelihood
 _quantised_weight = K.quantised_weight
 _lterm = K.likelihood_term
 _oform = K.observed_form
-_fill_vintages = build(numba.njit(cache=False, error_model="numpy"), [special, model]).fill_vintages
+_fill_vintages = build_inlined([special, model]).fill_vintages
 _W_UNIT = 1.0 / likelihood.WEIGHT_SCALE
 
 __all__ = ["scenario_weights", "weight_sums"]

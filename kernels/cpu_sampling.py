@@ -33,20 +33,34 @@ import numpy as np
 from kernels import distributions, philox, sampling, special
 from kernels._target import build
 
-__all__ = ["BLOCK", "sample_block", "new_block_scratch"]
+__all__ = ["BLOCK", "build_inlined", "sample_block", "new_block_scratch"]
 
 #: Scenarios per block of the full-cube sampler (the fused summaries use their sub-blocks).
 BLOCK = 256
 
 #: Kept out of line: the iterative inverse of the incomplete beta (a beta input outside its
-#: quantile table, rare) is large, and inlining it at every call site costs minutes of compilation.
+#: quantile table, rare) is large, and inlining it, or ``ndtri`` (three call sites, little
+#: gain), at every call site costs minutes of compilation (measured: 100 s for the sampler).
 OUT_OF_LINE = ("ndtri", "betaincinv", "_betaincinv_lower", "_betaincinv_guess", "betainc", "_betacf")
-_out_of_line = numba.njit(cache=False, error_model="numpy")
-S = build(
-    numba.njit(cache=False, error_model="numpy", inline="always"),
-    [philox, special, distributions, sampling],
-    jit_for={name: _out_of_line for name in OUT_OF_LINE},
-)
+
+
+def build_inlined(modules):
+    """:func:`kernels._target.build` for the CPU with every kernel function inlined into its
+    callers (numba IR inlining), except :data:`OUT_OF_LINE`.
+
+    Without it each call between kernel functions is a real call with the arrays' structs
+    passed by value (~20 ns for ``ppf`` of a fixed input), and no loop over them vectorises.
+    Inlining changes no operation and no order, so the bits stay the same.
+    """
+    out_of_line = numba.njit(cache=False, error_model="numpy")
+    return build(
+        numba.njit(cache=False, error_model="numpy", inline="always"),
+        modules,
+        jit_for={name: out_of_line for name in OUT_OF_LINE},
+    )
+
+
+S = build_inlined([philox, special, distributions, sampling])
 _input_uniform = S.input_uniform
 _ndtri = S.ndtri
 _ndtr = S.ndtr

@@ -26,7 +26,7 @@ import numpy as np
 
 from kernels import distributions, likelihood, model, philox, sampling, special, summary
 from kernels._target import build
-from kernels.cpu_sampling import new_block_scratch, sample_block
+from kernels.cpu_sampling import build_inlined, new_block_scratch, sample_block
 from kernels.summary import BIN_SKIP, SUB
 
 K = build(numba.njit(cache=False, error_model="numpy", inline="always"), [summary, likelihood])
@@ -40,7 +40,7 @@ hist_lower_edge = K.hist_lower_edge
 _tile_ll = K.tile_log_likelihood
 _vintage_ll = K.vintage_log_likelihood
 _quantised_weight = K.quantised_weight
-M = build(numba.njit(cache=False, error_model="numpy"), [philox, special, distributions, model, sampling])
+M = build_inlined([philox, special, distributions, model, sampling])
 _project_scenario = M.project_scenario
 _W_UNIT = 1.0 / likelihood.WEIGHT_SCALE
 

@@ -32,9 +32,15 @@ def _env(**extra):
     return env
 
 
+#: The simulator files, run in one subprocess (one interpreter start, one load of the CPU kernels).
+SIMULATOR_FILES = ("tests/test_cuda_sim.py", "tests/test_cuda_weighted.py")
+#: The only skip allowed there: a test that needs the real compiler (it runs in this process instead).
+SIMULATOR_SKIP = "the simulator neither types nor lowers kernels"
+
+
 def test_cuda_kernels_under_the_simulator():
     res = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_cuda_sim.py"],
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *SIMULATOR_FILES],
         cwd=ROOT,
         env=_env(NUMBA_ENABLE_CUDASIM="1"),
         capture_output=True,
@@ -42,7 +48,10 @@ def test_cuda_kernels_under_the_simulator():
         timeout=600,
     )
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-3000:]
-    assert " passed" in res.stdout and "skipped" not in res.stdout.splitlines()[-1], res.stdout[-2000:]
+    last = res.stdout.strip().splitlines()[-1]
+    assert " passed" in last and "failed" not in last and "error" not in last, res.stdout[-2000:]
+    skips = [ln for ln in res.stdout.splitlines() if ln.startswith("SKIPPED")]
+    assert all(SIMULATOR_SKIP in ln for ln in skips), "\n".join(skips)
 
 
 def test_cli_run_with_backend_cuda_under_the_simulator(tmp_path):
@@ -136,6 +145,18 @@ _PTX_SCRIPT = textwrap.dedent(
         "summary_accumulate_kernel": (a(f8, 2), a(i8, 2), i8, i8, a(i8, 1), a(f8, 1), a(t.int32, 2), a(i8, 1),
                                       a(f8, 1), a(f8, 1), a(i8, 1), a(f8, 2), a(f8, 2), i8),
     }
+    # the weighted summary's kernels, as CudaBackend.summarise_chunk launches them
+    layout = (t.uint64, i8, a(i8, 1), a(f8, 2), a(t.uint64, 1), a(i8, 1), a(f8, 2), i8, i8)
+    vintage_obs = (a(i8, 1), a(i8, 1), a(i8, 1), a(f8, 2))  # src, year, form, par
+    cell_obs = (a(i8, 1), a(i8, 1), a(i8, 1), a(i8, 1), a(f8, 2))  # src, cell, prev, form, par
+    cells = (a(i8, 1), a(i8, 1), a(i8, 1))
+    sigs.update({
+        "sample_project_ll_kernel": (*layout, *vintage_obs, a(f8, 2), a(f8, 4), a(f8, 4), a(f8, 5), a(f8, 3), a(f8, 1)),
+        "summary_gather_weigh_kernel": (a(f8, 2),) * 4 + cells + cell_obs + (a(f8, 1), a(f8, 2), a(i8, 1)),
+        "summary_weights_kernel": (a(i8, 1), i8, a(f8, 1), a(i8, 1), a(f8, 1), i8),
+        "summary_accumulate_weighted_kernel": (a(f8, 2), a(i8, 2), a(i8, 1), i8, i8, a(i8, 1), a(f8, 1), a(i8, 2),
+                                               a(i8, 1), a(f8, 1), a(f8, 1), a(i8, 1), a(f8, 2), a(f8, 2), i8),
+    })
     report = {}
     for name, sig in sigs.items():
         ptx, _ = cuda.compile_ptx(getattr(kc, name).py_func, sig, cc=(9, 0))
@@ -171,6 +192,7 @@ def test_kernels_compile_for_sm90_and_assemble():
     res = subprocess.run([sys.executable, "-c", _PTX_SCRIPT, _ptxas()], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-4000:]
     report = json.loads(res.stdout.strip().splitlines()[-1])
+    assert "summary_accumulate_weighted_kernel" in report
     for name, r in report.items():
         assert r["ptxas_rc"] == 0, (name, r)
         assert any("registers" in ln for ln in r["ptxas"]), (name, r)

@@ -184,7 +184,7 @@ def spec(default_config, layout):
     from engine.stats.spec import build_summary_spec, parse_threshold
 
     return build_summary_spec(default_config, layout, thresholds=[parse_threshold("2030>1000"), parse_threshold("carbon/dc_only:2026>100")],
-                              prior=True)  # the device summaries are unweighted (the cuda backend refuses observations)
+                              prior=True)  # unweighted here: tests/test_cuda_weighted.py covers the observations
 
 
 def _assert_chunk_summaries_agree(gpu, cpu):

@@ -54,7 +54,7 @@ class CudaBackend:
     """
 
     capabilities = Capabilities(device="gpu", summary="device", reference=False, help="the same kernels on an NVIDIA GPU (numba.cuda)",
-                                weighted_summary=False)  # fmt: skip
+                                weighted_summary=True)  # fmt: skip
 
     def __init__(self):
         reason = cuda_unavailable_reason()
@@ -172,66 +172,155 @@ class CudaBackend:
         The same @kernel accumulation as the CPU (:mod:`kernels.summary`), folded in the same
         scenario order per cell, so a chunk summarised here merges with CPU chunks into the
         same summary (histograms and exceedance counts exactly; moments, min and max to the
-        last bits of the model's float64 values).  ``batch_blocks`` summary blocks are
-        projected per device batch (default: a quarter of the free device memory, at most 8 GiB).
+        last bits of the model's float64 values).  A spec with observations gives the
+        weighted summary: each scenario's log-likelihood from the same terms in the same order
+        as the CPU (:mod:`kernels.likelihood`), quantised weights (units of 2^-32) in the
+        histograms and exceedance sums (exact integer sums), the CPU's weighted sub-block fold
+        for the moments and its per-block weight sums (``block_n``, ``block_w1``, ``block_w2``).
+        ``batch_blocks`` summary blocks are projected per device batch (default: a quarter of
+        the free device memory, at most 8 GiB).
         """
-        from engine.stats.spec import MOMENT_BLOCK as BLOCK
-        from engine.stats.state import ChunkSummary
-        from kernels.cpu_summary import ragged_bins
-        from kernels.summary import HIST_BINS
-
-        cuda, kc = self._cuda, self._kc
         from engine.backends.host_summary import check_chunk
-
-        check_chunk(start, count)
-        if spec.observations.weighted:  # run() refuses earlier; this guards direct calls
-            raise BackendUnavailable("the cuda backend does not compute weighted summaries yet (a spec with observations)")
-        kinds, params, keys, corr_index, factor = self.device_layout(layout)
-        k = spec.n_cells
-        to = cuda.to_device
-        cell_var, cell_ptr, term_idx = to(spec.cell_var), to(spec.cell_ptr), to(spec.term_idx)
-        thr_ptr, thr_value = to(spec.thr_ptr), to(np.ascontiguousarray(spec.thr_value, dtype=np.float64))
-        if kc.SIMULATOR:  # 47 M elements: one Python store each in the simulator
-            hist = to(np.zeros((k, HIST_BINS), dtype=np.int32))
-        else:
-            hist = self.buffer("summary_hist", (k, HIST_BINS), np.int32)
-            flat = hist.ravel()
-            kc.fill_kernel[kc.launch_config(flat.shape[0], 256)](flat, np.int32(0))
-        no_bad = np.iinfo(np.int64).max
-        thr_count = to(np.zeros(spec.thr_value.shape[0], dtype=np.int64))
-        vmin, vmax = to(np.full(k, np.inf)), to(np.full(k, -np.inf))
-        bad = to(np.full(k, no_bad, dtype=np.int64))
-        n_blocks = -(-count // BLOCK)
-        bmean = cuda.device_array((n_blocks, k))
-        bm2 = cuda.device_array((n_blocks, k))
+        from engine.stats.spec import MOMENT_BLOCK as BLOCK
         from kernels.model import N_COMPONENTS
 
-        y, r, c = layout.n_years, layout.n_regions, N_COMPONENTS
-        per_block = 8 * BLOCK * (layout.n_inputs + 4 * y * r * c + y * r + k)  # float64 inputs, outputs, tile
+        check_chunk(start, count)
+        weighted = spec.observations.weighted
+        n_blocks = -(-count // BLOCK)
+        stats = _DeviceStats(self, spec, n_blocks, weighted)
+        tables = self._summary_tables(spec)
+        y, r = layout.n_years, layout.n_regions
+        # float64 per scenario: inputs, outputs, tile; ll and wq when weighted
+        per_scenario = layout.n_inputs + 4 * y * r * N_COMPONENTS + y * r + spec.n_cells + (2 if weighted else 0)
+        per_block = 8 * BLOCK * per_scenario
         step = batch_blocks or max(1, min(n_blocks, self._batch_budget() // per_block))
         for b0 in range(0, n_blocks, step):
             s0 = start + b0 * BLOCK
             n = min(step * BLOCK, start + count - s0)
-            x = self.buffer("summary_x", (n, layout.n_inputs), np.float64)
-            e = self.buffer("summary_e", (n, y, r, c), np.float64)
-            cb = self.buffer("summary_c", (n, y, r, c), np.float64)
-            w = self.buffer("summary_w", (n, y, r, c, 2), np.float64)
-            a = self.buffer("summary_a", (n, y, r), np.float64)
-            blocks, threads = kc.launch_config(n)
-            kc.sample_project_kernel[blocks, threads](np.uint64(seed), np.int64(s0), kinds, params, keys, corr_index, factor, r, y, x, e, cb, w, a)
-            tile = self.buffer("summary_tile", (k, n), np.float64)
-            m = y * r * c
-            kc.summary_gather_kernel[blocks, threads](e.reshape(n, m), cb.reshape(n, m), w.reshape(n, 2 * m), a.reshape(n, y * r),
-                                                     cell_var, cell_ptr, term_idx, tile)
-            kc.summary_accumulate_kernel[kc.launch_config(k)](tile, tile.view(np.int64), BLOCK, np.int64(s0), thr_ptr, thr_value, hist,
-                                                              thr_count, vmin, vmax, bad, bmean, bm2, b0)
-            bad_h = bad.copy_to_host()
-            if (bad_h != no_bad).any():
-                cell = int(np.argmin(bad_h))
-                raise NonFiniteError(f"scenario {int(bad_h[cell])} (seed {seed}) gives a non-finite value of {spec.describe_cell(cell)}")
-        vmin_h, vmax_h = vmin.copy_to_host(), vmax.copy_to_host()
-        lo, ln, counts = ragged_bins(hist.copy_to_host(), vmin_h, vmax_h)
-        block_n = np.full(n_blocks, float(BLOCK))
-        block_n[-1] = count - (n_blocks - 1) * BLOCK
-        return ChunkSummary(start, count, lo, ln, counts, block_n, bmean.copy_to_host(), bm2.copy_to_host(),
-                            vmin_h, vmax_h, thr_count.copy_to_host())
+            outs, ll = self._project_batch(layout, seed, s0, n, tables["obs"])
+            self._accumulate_batch(tables, outs, ll, n, s0, b0, BLOCK, stats)
+            stats.check_finite(seed)
+        return stats.chunk_summary(start, count, BLOCK)
+
+    def _summary_tables(self, spec) -> dict:
+        """The spec's cell, threshold and (when weighted) observation tables on the device."""
+        to = self._cuda.to_device
+        obs = None
+        if spec.observations.weighted:
+            names = ("src", "cell", "prev", "year", "form", "par")  # the order of ObservationTables.arrays()
+            obs = {name: to(np.ascontiguousarray(a)) for name, a in zip(names, spec.observations.arrays(), strict=True)}
+        return {
+            "cells": (to(spec.cell_var), to(spec.cell_ptr), to(spec.term_idx)),
+            "thresholds": (to(spec.thr_ptr), to(np.ascontiguousarray(spec.thr_value, dtype=np.float64))),
+            "obs": obs,
+        }
+
+    def _project_batch(self, layout, seed, s0, n, obs):
+        """Sample and project scenarios ``s0 .. s0+n-1`` into reused device buffers (float64).
+
+        Returns the outputs as 2-D [scenario, element] views (electricity, carbon, water,
+        installed accelerators) and, when ``obs`` (device observation tables) is given, each
+        scenario's vintage log-likelihood [1] (``None`` otherwise).
+        """
+        from kernels.model import N_COMPONENTS
+
+        kc = self._kc
+        kinds, params, keys, corr_index, factor = self.device_layout(layout)
+        y, r = layout.n_years, layout.n_regions
+        m = y * r * N_COMPONENTS
+        x = self.buffer("summary_x", (n, layout.n_inputs), np.float64)
+        e = self.buffer("summary_e", (n, y, r, N_COMPONENTS), np.float64)
+        c = self.buffer("summary_c", (n, y, r, N_COMPONENTS), np.float64)
+        w = self.buffer("summary_w", (n, y, r, N_COMPONENTS, 2), np.float64)
+        a = self.buffer("summary_a", (n, y, r), np.float64)
+        grid = kc.launch_config(n)
+        head = (np.uint64(seed), np.int64(s0), kinds, params, keys, corr_index, factor, r, y)
+        ll = None
+        if obs is None:
+            kc.sample_project_kernel[grid](*head, x, e, c, w, a)
+        else:
+            ll = self.buffer("summary_ll", (n,), np.float64)
+            kc.sample_project_ll_kernel[grid](*head, obs["src"], obs["year"], obs["form"], obs["par"], x, e, c, w, a, ll)
+        return (e.reshape(n, m), c.reshape(n, m), w.reshape(n, 2 * m), a.reshape(n, y * r)), ll
+
+    def _accumulate_batch(self, tables, outs, ll, n, s0, b0, block, stats) -> None:
+        """Fold a projected batch (:meth:`_project_batch`; scenarios ``s0 ..``, summary blocks
+        ``b0 ..`` of ``block`` scenarios) into ``stats``: gather its tile of cell values
+        (with the scenarios' quantised weights when ``ll`` is given), then fold each cell."""
+        kc = self._kc
+        k = stats.vmin.shape[0]
+        tile = self.buffer("summary_tile", (k, n), np.float64)
+        thr_ptr, thr_value = tables["thresholds"]
+        common = (thr_ptr, thr_value, stats.hist, stats.thr_count, stats.vmin, stats.vmax, stats.bad, stats.bmean, stats.bm2, b0)
+        obs = tables["obs"]
+        if obs is None:
+            kc.summary_gather_kernel[kc.launch_config(n)](*outs, *tables["cells"], tile)
+            kc.summary_accumulate_kernel[kc.launch_config(k)](tile, tile.view(np.int64), block, np.int64(s0), *common)
+            return
+        wq = self.buffer("summary_wq", (n,), np.int64)
+        cell_obs = (obs["src"], obs["cell"], obs["prev"], obs["form"], obs["par"])
+        kc.summary_gather_weigh_kernel[kc.launch_config(n)](*outs, *tables["cells"], *cell_obs, ll, tile, wq)
+        kc.summary_weights_kernel[kc.launch_config(-(-n // block))](wq, block, stats.block_n, stats.block_w1, stats.block_w2, b0)
+        kc.summary_accumulate_weighted_kernel[kc.launch_config(k)](tile, tile.view(np.int64), wq, block, np.int64(s0), *common)
+
+
+class _DeviceStats:
+    """The device arrays of one chunk's statistics while :meth:`CudaBackend.summarise_chunk` fills them.
+
+    Per cell: histogram rows (``int32`` counts, or ``int64`` sums of quantised weights when
+    ``weighted``), min, max, first non-finite scenario; per threshold the exceedance count
+    (or weight sum); per summary block the moments of every cell and, when ``weighted``, the
+    block's weight sums.
+    """
+
+    NO_BAD = np.iinfo(np.int64).max
+
+    def __init__(self, backend: CudaBackend, spec, n_blocks: int, weighted: bool):
+        from kernels.summary import HIST_BINS
+
+        cuda, kc = backend._cuda, backend._kc
+        k = spec.n_cells
+        to = cuda.to_device
+        dtype = np.int64 if weighted else np.int32
+        if kc.SIMULATOR:  # 47 M elements: one Python store each in the simulator
+            self.hist = to(np.zeros((k, HIST_BINS), dtype=dtype))
+        else:
+            self.hist = backend.buffer("summary_hist", (k, HIST_BINS), dtype)
+            flat = self.hist.ravel()
+            kc.fill_kernel[kc.launch_config(flat.shape[0], 256)](flat, dtype(0))
+        self.spec = spec
+        self.weighted = weighted
+        self.thr_count = to(np.zeros(spec.thr_value.shape[0], dtype=np.int64))
+        self.vmin, self.vmax = to(np.full(k, np.inf)), to(np.full(k, -np.inf))
+        self.bad = to(np.full(k, self.NO_BAD, dtype=np.int64))
+        self.bmean = cuda.device_array((n_blocks, k))
+        self.bm2 = cuda.device_array((n_blocks, k))
+        self.block_n = self.block_w1 = self.block_w2 = None
+        if weighted:  # unweighted blocks weigh their scenario counts (chunk_summary)
+            self.block_n = cuda.device_array(n_blocks)
+            self.block_w1 = cuda.device_array(n_blocks, dtype=np.int64)
+            self.block_w2 = cuda.device_array(n_blocks)
+
+    def check_finite(self, seed) -> None:
+        """Raise :class:`NonFiniteError` naming the first scenario and cell with a non-finite value, if any."""
+        bad = self.bad.copy_to_host()
+        if (bad != self.NO_BAD).any():
+            cell = int(np.argmin(bad))
+            what = self.spec.describe_cell(cell)
+            raise NonFiniteError(f"scenario {int(bad[cell])} (seed {seed}) gives a non-finite value of {what}")
+
+    def chunk_summary(self, start: int, count: int, block: int):
+        """The :class:`engine.stats.state.ChunkSummary` of the statistics (copied to the host)."""
+        from engine.stats.state import ChunkSummary
+        from kernels.cpu_summary import ragged_bins
+
+        vmin, vmax = self.vmin.copy_to_host(), self.vmax.copy_to_host()
+        lo, ln, counts = ragged_bins(self.hist.copy_to_host(), vmin, vmax)
+        bmean, bm2, thr_count = self.bmean.copy_to_host(), self.bm2.copy_to_host(), self.thr_count.copy_to_host()
+        if self.weighted:
+            block_n, w1, w2 = self.block_n.copy_to_host(), self.block_w1.copy_to_host(), self.block_w2.copy_to_host()
+            return ChunkSummary(start, count, lo, ln, counts, block_n, bmean, bm2, vmin, vmax, thr_count,
+                                block_w1=w1, block_w2=w2)  # fmt: skip
+        block_n = np.full(bmean.shape[0], float(block))
+        block_n[-1] = count - (bmean.shape[0] - 1) * block
+        return ChunkSummary(start, count, lo, ln, counts, block_n, bmean, bm2, vmin, vmax, thr_count)

@@ -94,33 +94,63 @@ from engine.inputs.layout import build_layout
 from engine.backends import get_backend
 from engine.stats.spec import MOMENT_BLOCK as BLOCK, build_summary_spec
 from kernels import cpu_summary as cs
-from kernels.summary import HIST_BINS
-cfg = load_config({config!r}); L = build_layout(cfg); spec = build_summary_spec(cfg, L, [])
-be = get_backend("numba"); n = BLOCK; k = spec.n_cells
+from kernels.cpu_likelihood import scenario_weights
+from kernels.summary import HIST_BINS, hist_bin_bits
+cfg = load_config({config!r}); L = build_layout(cfg)
+be = get_backend("numba"); n = BLOCK
 out = cube.empty_arrays(L, n, np.float64)
 x = be.sample(L, 1, 0, n); be.project(L, x, out)
 flat = [out[v].reshape(n, -1) for v in ("electricity", "carbon", "water", "installed_accelerators")]
-hist = np.zeros((k, HIST_BINS), np.int32); thr = np.zeros(0, np.int64); scratch = cs.new_scratch(k, 0, n).arrays()
-bm, b2, lo, hi, bad = np.empty(k), np.empty(k), np.full(k, np.inf), np.full(k, -np.inf), np.full(k, 2**62, np.int64)
-tables = (spec.cell_var, spec.cell_ptr, spec.term_idx, spec.thr_ptr, spec.thr_value)
-acc = lambda: cs.accumulate_block(*flat, 0, False, *tables, *scratch, hist, thr, bm, b2, lo, hi, bad, numba.get_num_threads())
-eo = spec.element_offsets()
-fused = lambda: cs.summarise_block(np.uint64(1), np.int64(0), n, L.kinds, L.params, L.keys, L.corr_index, L.corr_factor, L.n_regions,
-                                   L.n_years, *tables, eo, *spec.observations.arrays(), *scratch, hist, thr, bm, b2, lo, hi, bad, numba.get_num_threads())
+_bin = numba.njit(inline="always")(hist_bin_bits)
+
+@numba.njit(cache=False)
+def bin_only(tile, hist):  # the floor of the statistics: every cell's values binned and counted, no other work
+    bits = tile.view(np.int64)
+    for k in range(tile.shape[0]):
+        for j in range(tile.shape[1]):
+            hist[k, _bin(bits[k, j])] += 1
+
 def best(f, clock, reps=7):
     f(); ts = []
     for _ in range(reps):
         t = clock(); f(); ts.append(clock() - t)
     return min(ts) / n * 1e6
-res = {{"cells": k, "threads": numba.get_num_threads()}}
+
+def summary_calls(c):
+    spec = build_summary_spec(c, L, [])
+    k, w = spec.n_cells, spec.observations.weighted
+    hist = np.zeros((k, HIST_BINS), np.int64 if w else np.int32); thr = np.zeros(spec.thr_value.shape[0], np.int64)
+    scratch = cs.new_scratch(k, spec.thr_value.shape[0], n).arrays()
+    bm, b2, lo, hi, bad = np.empty(k), np.empty(k), np.full(k, np.inf), np.full(k, -np.inf), np.full(k, 2**62, np.int64)
+    tables = (spec.cell_var, spec.cell_ptr, spec.term_idx, spec.thr_ptr, spec.thr_value)
+    stats = (hist, thr, bm, b2, lo, hi, bad)
+    if w:
+        scenario_weights(x, *flat, L.n_regions, L.n_years, *tables[:3], *spec.observations.arrays(), np.empty(n), scratch[7])
+    acc = lambda: cs.accumulate_block(*flat, 0, w, *tables, *scratch, *stats, numba.get_num_threads())
+    fused = lambda: cs.summarise_block(np.uint64(1), np.int64(0), n, L.kinds, L.params, L.keys, L.corr_index, L.corr_factor,
+                                       L.n_regions, L.n_years, *tables, spec.element_offsets(), *spec.observations.arrays(),
+                                       *scratch, *stats, numba.get_num_threads())
+    tile = np.empty((k, n))
+    cs._gather_elements(0, n, 0, *flat, *tables[:3], tile); cs._derive_cells(0, n, *tables[:3], tile)
+    hist2 = np.zeros((k, HIST_BINS), np.int32)
+    return k, acc, fused, lambda: bin_only(tile, hist2)
+
+prior = cfg.model_copy(update={{"observations": []}})
+calls = {{"prior": summary_calls(prior), "weighted": summary_calls(cfg)}}
+res = {{"cells": calls["prior"][0], "threads": numba.get_num_threads(), "block": n}}
 for threads in (1, numba.get_num_threads()):
     numba.set_num_threads(threads)
     clock = time.process_time if threads == 1 else time.perf_counter
     tag = "cpu_us_1thread" if threads == 1 else "wall_us_all_threads"
-    res[tag] = {{"sample": best(lambda: be.sample(L, 1, 0, n), clock), "model": best(lambda: be.project(L, x, out), clock),
-                "accumulate": best(acc, clock), "fused_summary": best(fused, clock)}}
-    r = res[tag]; r["accumulate_over_sample_and_model"] = r["accumulate"] / (r["sample"] + r["model"])
-    r["fused_over_sample_and_model"] = r["fused_summary"] / (r["sample"] + r["model"])
+    r = res[tag] = {{"sample": best(lambda: be.sample(L, 1, 0, n), clock), "model": best(lambda: be.project(L, x, out), clock)}}
+    for mode, (k, acc, fused, floor) in calls.items():
+        r[mode] = {{"accumulate": best(acc, clock), "fused_summary": best(fused, clock)}}
+        r[mode]["fused_over_sample_and_model"] = r[mode]["fused_summary"] / (r["sample"] + r["model"])
+        r[mode]["statistics_ns_per_cell"] = (r[mode]["fused_summary"] - r["sample"] - r["model"]) * 1e3 / k
+    r["bin_floor"] = best(calls["prior"][3], clock)
+    r["bin_floor_ns_per_cell"] = r["bin_floor"] * 1e3 / res["cells"]
+    for mode in calls:
+        r[mode]["statistics_over_bin_floor"] = r[mode]["statistics_ns_per_cell"] / r["bin_floor_ns_per_cell"]
 print(json.dumps(res))
 """
 
@@ -271,13 +301,24 @@ def markdown(res: dict) -> str:
             "",
             _when(res["cost"]),
             "",
-            "| sample µs | model µs | summary run, fused (sample + model + statistics) µs | fused / (sample + model) | "
-            "statistics of given arrays µs |",
-            "|---:|---:|---:|---:|---:|",
-            f"| {c['sample']:.2f} | {c['model']:.2f} | {c.get('fused_summary', float('nan')):.2f} | "
-            f"{c.get('fused_over_sample_and_model', float('nan')):.2f}× | {c['accumulate']:.2f} |",
+            f"Blocks of {res['cost'].get('block', 4096):,} scenarios; the statistics' own cost is the fused summary minus "
+            "sampling and the model, per cell and scenario; its floor is one pass that bins and counts every cell's "
+            "value (the values given, no other work).",
             "",
+            "| summary | sample µs | model µs | fused summary (sample + model + statistics) µs | fused / (sample + model) | "
+            "statistics of given arrays µs | statistics ns per cell | floor ns per cell | ÷ floor |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
+        for mode in ("prior", "weighted"):
+            if mode not in c:
+                continue
+            r = c[mode]
+            lines.append(
+                f"| {mode} | {c['sample']:.2f} | {c['model']:.2f} | {r['fused_summary']:.2f} | {r['fused_over_sample_and_model']:.2f}× | "
+                f"{r['accumulate']:.2f} | {r['statistics_ns_per_cell']:.2f} | {c['bin_floor_ns_per_cell']:.2f} | "
+                f"{r['statistics_over_bin_floor']:.1f}× |"
+            )
+        lines.append("")
     if "full" in res:
         f = res["full"]
         lines += [

@@ -48,3 +48,20 @@ def test_end_to_end_benchmark_compares_paths_in_one_run(tmp_path):
     assert r["numba_vs_numpy_whole"] == r["numpy_whole_s"] / r["numba_s"] and r["numpy_whole_chunk"] == 3000
     assert r["numpy_best_chunk"] in (500, 1000) and r["dataset_bytes"] > 3000 * 6144
     assert "NumPy reference, whole arrays" in (tmp_path / "e2e.md").read_text()
+
+
+def test_cube_file_benchmark_splits_a_file_run(tmp_path):
+    """benchmarks.cube_file at a tiny size: the files it timed held the cube's bytes (the filter's
+    smaller), every filter was split, and nothing is left in its folder."""
+    from benchmarks.cube_file import main
+
+    main(["--scenarios", "3000", "--repeats", "1", "--compressions", "blosc_lz4", "none",
+          "--tmpdir", str(tmp_path), "--out", str(tmp_path / "cf")])  # fmt: skip
+    r = json.loads((tmp_path / "cf.json").read_text())
+    assert r["cube_bytes"] > 3000 * 6144  # float32 outputs of 72 inputs' model, and the float64 inputs
+    none, blosc = r["netcdf_writes"]["none"], r["netcdf_writes"]["blosc_lz4"]
+    assert none["file_bytes"] >= r["cube_bytes"] > blosc["file_bytes"]  # the filter compressed; uncompressed holds every byte
+    assert r["file_runs"]["none"]["file_bytes"] >= r["cube_bytes"]
+    assert set(r["split"]) == {"blosc_lz4", "none"} and all(v["wall_s"] > 0 for v in r["file_runs"].values())
+    assert {p.name for p in tmp_path.iterdir()} == {"cf.json", "cf.md"}  # its temporary folder and files are gone
+    assert "netCDF write of the same bytes, none" in (tmp_path / "cf.md").read_text()

@@ -20,7 +20,7 @@ _sample_scenario = K.sample_scenario
 _project_scenario = K.project_scenario
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
+@numba.njit(parallel=True, cache=True, error_model="numpy", nogil=True)
 def sample_inputs(seed, start, kinds, params, keys, corr_index, factor, out):
     """Fill ``out`` [count, n_inputs] with the inputs of scenarios ``start .. start+count-1``
     (input-major blocks, :mod:`kernels.cpu_sampling`)."""
@@ -33,7 +33,7 @@ def sample_inputs(seed, start, kinds, params, keys, corr_index, factor, out):
         sample_block(seed, start + s0, m, kinds, params, keys, corr_index, factor, t, z, out[s0 : s0 + m])
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
+@numba.njit(parallel=True, cache=True, error_model="numpy", nogil=True)
 def project(x, n_regions, n_years, out_e, out_c, out_w, out_n):
     """Evaluate the model for every row of ``x`` [count, n_inputs] into the output arrays."""
     count = x.shape[0]

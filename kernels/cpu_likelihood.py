@@ -64,7 +64,7 @@ def _cell_value(k, s, e, c, w, a, cell_var, cell_ptr, term_idx):
     return v
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
+@numba.njit(parallel=True, cache=True, error_model="numpy", nogil=True)
 def scenario_weights(x, e, c, w, a, n_regions, n_years, cell_var, cell_ptr, term_idx,
                      obs_src, obs_cell, obs_prev, obs_year, obs_form, obs_par, ll, wq):  # fmt: skip
     """Log-likelihood ``ll`` [scenarios] and quantised weight ``wq`` of given scenarios: inputs ``x``

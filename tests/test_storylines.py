@@ -314,3 +314,62 @@ def test_sensitivity_and_discovery_of_one_storyline_from_the_cli(files):
     assert found.exit_code == 0 and "event: electricity.dc_only.2030 > 700 TWh" in found.output, found.output
     bad = CliRunner().invoke(main, ["sensitivity", str(files["plain_cube"]), *args, "--storyline", "b_fast"])
     assert bad.exit_code == 2 and "--storyline applies to a storylines file" in bad.output
+
+
+def _hand_made_storylines(weights: dict[str, np.ndarray]) -> xr.Dataset:
+    """A minimal weighted storylines cube: only the per-scenario weights."""
+    n = len(next(iter(weights.values())))
+    w = np.stack(list(weights.values()))
+    return xr.Dataset({"weight": (("storyline", "scenario"), w)}, coords={"storyline": list(weights), "scenario": np.arange(n)})
+
+
+def test_evidence_of_a_hand_made_ensemble_against_numpy_and_a_bootstrap():
+    """Mean weights, Bayes factors and posterior probabilities as computed by hand with NumPy; the
+    delta-method error of the posterior against a bootstrap of the scenarios (independent per storyline)."""
+    from engine.analysis.storylines import evidence
+
+    rng = np.random.default_rng(5)
+    w = {"low": rng.beta(0.3, 3.0, 4000), "mid": rng.beta(0.6, 2.0, 4000), "high": rng.beta(0.2, 8.0, 4000)}
+    ev = evidence(_hand_made_storylines(w))
+    m = np.array([v.mean() for v in w.values()])
+    np.testing.assert_allclose(ev["mean_weight"], m, rtol=1e-12)
+    np.testing.assert_allclose(ev["mean_weight_se"], [v.std(ddof=1) / np.sqrt(v.size) for v in w.values()], rtol=1e-9)
+    np.testing.assert_allclose(ev["posterior"], m / m.sum(), rtol=1e-12)
+    np.testing.assert_allclose(ev["bayes_factor"], m / m[0], rtol=1e-12)
+    boot = np.array([[rng.choice(v, v.size).mean() for v in w.values()] for _ in range(600)])
+    boot_post = boot / boot.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(ev["posterior_se"], boot_post.std(axis=0, ddof=1), rtol=0.2)
+    prior = {"low": 0.5, "mid": 0.25, "high": 0.25}
+    ev2 = evidence(_hand_made_storylines(w), prior=prior)
+    a = np.array(list(prior.values())) * m
+    np.testing.assert_allclose(ev2["posterior"], a / a.sum(), rtol=1e-12)
+
+
+def test_evidence_needs_weights_and_valid_priors():
+    from engine.analysis.storylines import evidence
+    from engine.errors import AnalysisError
+
+    plain = _hand_made_storylines({"a": np.ones(10), "b": np.ones(10)}).rename({"weight": "electricity"})
+    with pytest.raises(AnalysisError, match="not weighted"):
+        evidence(plain)
+    with pytest.raises(AnalysisError, match="rule them out"):
+        evidence(_hand_made_storylines({"a": np.ones(10), "b": np.zeros(10)}))
+    with pytest.raises(AnalysisError, match="expected a non-negative number for each of"):
+        evidence(_hand_made_storylines({"a": np.ones(10), "b": np.ones(10)}), prior={"a": 1.0})
+
+
+def test_evidence_of_a_storylines_summary_is_that_of_its_plain_runs(files):
+    """A storyline's weight sums in a storylines summary are its plain run's (common random numbers);
+    the full cube (float32 outputs: weights of the stored values) agrees to 1e-3; summary prints it."""
+    from engine.analysis.storylines import evidence
+
+    with xr.open_dataset(files["summary"]) as s, xr.open_dataset(files["plain_summary"]) as p, xr.open_dataset(files["cube"]) as c:
+        ev = evidence(s)
+        assert float(ev.loc["b_fast", "mean_weight"]) == float(p.weight_sum) / int(p["count"])
+        assert 0 < float(p.weight_sum_of_squares) <= float(p.weight_sum) <= int(p["count"])  # weights in [0, 1]
+        np.testing.assert_allclose(evidence(c)["posterior"], ev["posterior"], rtol=1e-3)
+        assert abs(ev["posterior"].sum() - 1.0) < 1e-12 and ev.loc["a_plain", "bayes_factor"] == 1.0
+    r = CliRunner().invoke(main, ["summary", str(files["summary"]), "--boundary", "dc_only", "--year", "2030"])
+    assert r.exit_code == 0, r.output
+    post = ev.loc["b_fast", "posterior"]
+    assert "P(storyline | observations), equal prior odds" in r.output and f"b_fast {post:.3f} ± " in r.output

@@ -4,7 +4,10 @@ side by side, full cubes and summary files alike.
 * :func:`has_storylines`, :func:`names`, :func:`select` (one storyline as a plain run file);
 * :func:`compare`: median, 5 % and 95 % quantiles and the mean of a total per year (and group)
   for every storyline, as one table (``dcproj summary``, the report);
-* :func:`described`: each storyline's description, sources and overrides.
+* :func:`described`: each storyline's description, sources and overrides;
+* :func:`evidence`: how well each storyline explains the observations (its mean weight, the
+  likelihood of the observations under its assumptions) and, with prior odds, the posterior
+  probability of each storyline: the storylines read as competing regimes.
 
 Each storyline is read through :mod:`.results` and :mod:`.answers` on its own selection, so every
 statistic is exactly the one of a plain run.  Never imports the execution layer.
@@ -12,13 +15,14 @@ statistic is exactly the one of a plain run.  Never imports the execution layer.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
 from engine.analysis.results import summarise
 from engine.errors import AnalysisError
 
-__all__ = ["DIM", "LEVELS", "has_storylines", "names", "select", "compare", "described"]
+__all__ = ["DIM", "LEVELS", "has_storylines", "names", "select", "compare", "described", "evidence"]
 
 DIM = "storyline"
 LEVELS = ("p5", "p50", "p95", "mean")  # the columns of compare() per storyline
@@ -76,3 +80,70 @@ def described(ds: xr.Dataset) -> pd.DataFrame:
             row[k] = str(ds[c].values[i]) if c in ds.coords else ""
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _weight_sums(ds: xr.Dataset, name: str) -> tuple[float, float, int]:
+    """``(Σw, Σw², n)`` of one storyline's weights, from a cube's ``weight`` or a summary's sums."""
+    one = select(ds, name)
+    if "weight" in one and "scenario" in one["weight"].dims:
+        w = one["weight"].values.astype(np.float64)
+        return float(w.sum()), float((w * w).sum()), int(w.size)
+    if "weight_sum" in one:
+        return float(one["weight_sum"].values), float(one["weight_sum_of_squares"].values), int(one["count"].values)
+    if "effective_sample_size" in one and "exceedance_weight" in one:
+        raise AnalysisError("the file predates the stored weight sums (weight_sum): run it again to compare the storylines' evidence")
+    raise AnalysisError("the file is not weighted (run with observations in the config, without --prior): there is no evidence to compare")
+
+
+def evidence(ds: xr.Dataset, prior: dict[str, float] | None = None) -> pd.DataFrame:
+    """Each storyline's evidence from the observations, and its posterior probability.
+
+    A storyline's weights are ``w = exp(Σ -z²/2)`` over the observations (:mod:`engine.conditioning`),
+    so its mean weight ``m = Σw / n`` estimates the likelihood of the observations under its
+    assumptions, up to the observations' normalising constants, which every storyline shares
+    (the same observations): ratios of ``m`` are Bayes factors.  With prior probabilities
+    ``π`` (equal unless given) the posterior probability of storyline ``i`` is
+    ``π_i m_i / Σ_j π_j m_j``.
+
+    Monte Carlo errors: ``se(m) = sqrt((Σw²/n − m²) / (n − 1))``; the posterior probability's by the
+    delta method, treating the storylines' estimates as independent.  They share their random
+    numbers (the same seed), which correlates the estimates; the error of a ratio is then
+    usually smaller than stated.
+
+    Parameters
+    ----------
+    ds
+        A weighted storylines file (full cube or summary).
+    prior
+        Prior probability of each storyline (normalised here); default equal.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index storyline; columns ``mean_weight``, ``mean_weight_se``, ``bayes_factor`` (against
+        the first storyline), ``prior``, ``posterior``, ``posterior_se`` (all dimensionless).
+    """
+    have = names(ds)
+    sums = {n: _weight_sums(ds, n) for n in have}
+    m = np.array([s1 / n for s1, _, n in sums.values()])
+    var = np.array([max(s2 / n - (s1 / n) ** 2, 0.0) / max(n - 1, 1) for s1, s2, n in sums.values()])
+    if not np.all(m > 0):
+        zero = [n for n, v in zip(have, m, strict=True) if not v > 0]
+        raise AnalysisError(f"storylines {zero} give every scenario weight 0: the observations rule them out at this sample size")
+    pri = np.ones(len(have)) if prior is None else np.array([float(prior.get(n, np.nan)) for n in have])
+    if not (np.all(np.isfinite(pri)) and np.all(pri >= 0) and pri.sum() > 0):
+        raise AnalysisError(f"prior probabilities {prior}: expected a non-negative number for each of {have}")
+    pri = pri / pri.sum()
+    a = pri * m
+    total = a.sum()
+    post = a / total
+    grad_own = pri * (total - a) / total**2  # ∂post_i/∂m_i
+    post_var = np.empty(len(have))
+    for i in range(len(have)):
+        others = (a[i] / total**2 * pri) ** 2 * var  # (∂post_i/∂m_j)² var_j
+        post_var[i] = grad_own[i] ** 2 * var[i] + others.sum() - others[i]
+    return pd.DataFrame(
+        {"mean_weight": m, "mean_weight_se": np.sqrt(var), "bayes_factor": m / m[0], "prior": pri,
+         "posterior": post, "posterior_se": np.sqrt(post_var)},  # fmt: skip
+        index=pd.Index(have, name=DIM),
+    )

@@ -97,6 +97,20 @@ def _with_errors(frame, se, mean_se):
     return out
 
 
+def _storyline_evidence(ds) -> None:
+    """Each storyline's evidence from the observations and its posterior probability (equal prior odds)."""
+    from engine.analysis.storylines import evidence
+    from engine.errors import AnalysisError
+
+    try:
+        ev = evidence(ds)
+    except AnalysisError as exc:
+        click.echo(f"evidence of the storylines: not available ({exc})")
+        return
+    parts = [f"{n} {r.posterior:.3f} ± {r.posterior_se:.3f} (Bayes factor {r.bayes_factor:.2f})" for n, r in ev.iterrows()]
+    click.echo("P(storyline | observations), equal prior odds, ± Monte Carlo error: " + "; ".join(parts))
+
+
 def _storylines_summary(ds, path, variable, boundary, by, year, wanted) -> None:
     """The storylines of a storylines file side by side: per storyline its median and 5-95 % range per year."""
     from engine.analysis import answers
@@ -121,6 +135,8 @@ def _storylines_summary(ds, path, variable, boundary, by, year, wanted) -> None:
     _print_table(table, f"storylines: {variable} [{units}], {boundary}, {kind}{ds.attrs.get('scenarios', '?')} scenarios each, same seed ({path})")
     n_eff = ", ".join(f"{n} {answers.n_effective(select(ds, n)):,.0f}" for n in dict.fromkeys(frame.columns.get_level_values(0)))
     click.echo(f"±: Monte Carlo standard error of the median (order statistics); n_eff: {n_eff}")
+    if answers.is_weighted(ds):
+        _storyline_evidence(ds)
     for _, row in described(ds).iterrows():
         count = 0 if row["overrides"].startswith("(none") else row["overrides"].count("; ") + 1
         click.echo(f"{row['storyline']}: {count} override(s) of the config (storyline_overrides); {row['description'][:90]}...")

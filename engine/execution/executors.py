@@ -15,6 +15,7 @@ memory counts against the budget) and ``results(job, todo, ordered)``, which yie
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 import sys
 import time
 import uuid
@@ -68,6 +69,10 @@ class InProcess:
     description = "in-process"
 
     def results(self, job: ChunkJob, todo, ordered: bool) -> Iterator[tuple[int, object]]:
+        from engine.backends import backend_class
+
+        if job.spec is None and backend_class(job.backend).capabilities.device == "cpu":
+            return run_prefetched(job, todo)  # full cubes: the next chunk is computed while this one is written
         return run_serial(job, todo)
 
 
@@ -119,6 +124,34 @@ def open_executor(target, memory_limit: int, progress: bool):
             note = dashboard_note(client, target)
             print(f"dcproj: running on {ex.description} ({ex.parallel} parallel tasks); {note}", file=sys.stderr, flush=True)
         yield ex
+
+
+def run_prefetched(job: ChunkJob, chunks: Iterable[tuple[int, int, int]]) -> Iterator[tuple[int, object]]:
+    """:func:`run_serial` with one chunk computed ahead, in a worker thread, while the caller
+    consumes the one before (a full cube: compressing and writing it to the netCDF file).
+
+    The kernels release the GIL (``nogil``) and so do netCDF4's HDF5 calls, so the two overlap;
+    at most two chunks exist at once (the one being written and the one being computed: the
+    planner budgets for them, :func:`engine.execution.planning.plan_run`).  Results come in
+    chunk order, each chunk computed by the same function as :func:`run_serial`, so the cube is
+    the same bits.  An error in a chunk is raised here; when the caller stops early (an
+    error, Ctrl-C) the chunk ahead is cancelled, or finished and dropped if it already started.
+    """
+    chunks = list(chunks)
+    if len(chunks) < 2:
+        yield from run_serial(job, chunks)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dcproj-chunk") as pool:
+        ahead = pool.submit(compute_chunk, job, chunks[0][1], chunks[0][2])
+        try:
+            for k, (i, _, _) in enumerate(chunks):
+                result = ahead.result()
+                ahead = pool.submit(compute_chunk, job, chunks[k + 1][1], chunks[k + 1][2]) if k + 1 < len(chunks) else None
+                yield i, result
+                result = None
+        finally:
+            if ahead is not None:
+                ahead.cancel()
 
 
 def run_serial(job: ChunkJob, chunks: Iterable[tuple[int, int, int]]) -> Iterator[tuple[int, object]]:

@@ -124,7 +124,9 @@ def plan_run(
     ``parallel`` chunks are computed at once in ``processes`` worker processes (plus this
     one).  Full cube: a chunk's arrays exist at most twice per worker (being computed, waiting
     to be sent) and twice here (received, being written), so chunks get at most
-    ``(limit − processes)/(2·parallel + 2)`` bytes (and at most :data:`DEFAULT_CHUNK_BYTES`).
+    ``(limit − processes)/(2·parallel + 2)`` bytes (and at most :data:`DEFAULT_CHUNK_BYTES`); in
+    this process alone, three copies (the chunk being written, HDF5's copy of it, the next chunk
+    being computed, :func:`engine.execution.executors.run_prefetched`).
     Summary: memory does not grow with the chunk size; it is checked against the limit, and
     chunks are :data:`SUMMARY_CHUNK` scenarios (fewer for small runs, so that every worker gets
     work), always a multiple of :data:`~engine.stats.spec.MOMENT_BLOCK`.
@@ -149,7 +151,7 @@ def plan_run(
         peak = need
     else:
         per = bytes_per_scenario(layout, dtype)
-        copies = 2 * parallel + 2 if processes > 1 or parallel > 1 else 2
+        copies = 2 * parallel + 2 if processes > 1 or parallel > 1 else 3  # in-process: written, its HDF5 copy, the next computed
         room = memory_limit - base
         fit = room // (copies * per) if room > 0 else 0
         if fit < 1:

@@ -145,6 +145,7 @@ def cube_to_file(st, config, out, plan, ex, sidecar, key, manifest, compression,
                     state.finished.add(i)
                     sidecar.write(key, sorted(state.finished), **state.manifest_extra())
                 bar.advance(arrays["inputs"].shape[0])
+                del arrays  # before the next chunk arrives: at most two chunks in memory (run_prefetched)
         _finish_counts(writer, st, state, plan)
         path = writer.commit()
     except KEEPS_PARTIAL as exc:

@@ -177,6 +177,15 @@ def summary_data_vars(state: SummaryState) -> dict:
         np.float64(ess),
         {"long_name": "Kish effective sample size of the weights (the scenario count when unweighted)", "units": "1"},
     )
+    if state.weighted:  # the weights' sums: the evidence of the run's assumptions (engine.analysis.storylines.evidence)
+        out["weight_sum"] = ((), np.float64(state.weight_units / WEIGHT_SCALE), {
+            "long_name": "sum of the scenarios' weights w = exp(sum of -z^2/2) over the observations (w in [0, 1]); "
+                         "divided by count, the likelihood of the observations under the config's assumptions, "
+                         "up to the observations' normalising constants",
+            "units": "1", "cell_methods": "scenario: sum"})  # fmt: skip
+        out["weight_sum_of_squares"] = ((), np.float64(state.weight_sq), {
+            "long_name": "sum of the squared weights (for the Monte Carlo error of the mean weight)", "units": "1",
+            "cell_methods": "scenario: sum"})  # fmt: skip
     p = counts / max(state.weight_total, 1)
     if state.weighted:
         out["exceedance_weight"] = (

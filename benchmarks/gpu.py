@@ -221,7 +221,7 @@ def summary_run(be, config, layout, n, chunk, seed=42) -> dict:
     from engine.stats.spec import build_summary_spec
     from engine.stats.state import SummaryState
 
-    spec = build_summary_spec(config, layout, prior=True)  # device summaries are unweighted (no observations)
+    spec = build_summary_spec(config, layout)  # weighted by the config's observations, as the CPU's summary_run
     c = max(BLOCK, (min(chunk, n) // BLOCK) * BLOCK)
     be.summarise_chunk(layout, spec, seed, 0, min(n, BLOCK))  # compile and allocate, untimed
     cuda.synchronize()

@@ -114,3 +114,26 @@ def test_block_scratch_shorter_blocks_reuse_it():
     _scalar_rows(np.uint64(3), np.int64(100), kinds, params, keys, np.zeros(0, dtype=np.int64), np.zeros((0, 0)), ref)
     assert np.array_equal(_bits(out[:32]), _bits(ref))
     assert np.all(out[32:] == -1.0)
+
+
+@pytest.mark.skipif(__import__("platform").machine() not in ("x86_64", "AMD64"), reason="checks x86 instructions")
+def test_the_philox_loop_is_vectorised(default_config):
+    """The block sampler's machine code multiplies Philox words with packed instructions
+    ((v)pmuludq on xmm/ymm/zmm: several scenarios' 32x32->64-bit products at once).  It fails
+    if a change to the loop (a branch, a call left out of line) stops the compiler vectorising it."""
+    import re
+
+    lay = build_layout(default_config)
+
+    def asm_of(py_func, *args):
+        f = numba.njit(cache=False, error_model="numpy")(py_func)
+        f(*args)
+        return "\n".join(f.inspect_asm().values())
+
+    t, z = cpu_sampling.new_block_scratch(lay.n_inputs, lay.corr_index.shape[0], cpu_sampling.BLOCK)
+    x = np.empty((cpu_sampling.BLOCK, lay.n_inputs))
+    common = (np.uint64(1), np.int64(0))
+    layout = (lay.kinds, lay.params, lay.keys, lay.corr_index, lay.corr_factor)
+    packed = re.compile(r"\bv?pmuludq\s+[^\n]*%[xyz]mm")
+    blocks = asm_of(cpu_sampling.sample_block.py_func, *common, cpu_sampling.BLOCK, *layout, t, z, x)
+    assert len(packed.findall(blocks)) >= 4, "no packed 32x32->64-bit multiplies in the block sampler"

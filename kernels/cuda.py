@@ -237,8 +237,8 @@ def device_info() -> dict:
 S = build(functools.partial(cuda.jit, device=True), [_cuda_builtins, summary, likelihood])
 _gather_cells = S.gather_cells
 _accumulate_cell = S.accumulate_cell
+_accumulate_cell_weighted = S.accumulate_cell_weighted
 _block_moments = S.block_moments
-_hist_bin_bits = S.hist_bin_bits
 _moments_merge = S.moments_merge
 _vintage_ll = S.vintage_log_likelihood
 _tile_ll = S.tile_log_likelihood
@@ -389,35 +389,6 @@ def summary_weights_kernel(wq, block_len, block_n, block_w1, block_w2, block0):
 
 
 @cuda.jit(device=True)
-def _accumulate_cell_weighted(k, values, bits, wq, first, thr_ptr, thr_value, hist, thr_count, vmin, vmax, bad):
-    """:func:`kernels.summary.accumulate_cell` with weights: scenario ``first + i`` adds its
-    quantised weight ``wq[i]`` [2^-32] (not 1) to its histogram bin and to each exceedance sum
-    of cell ``k``.  Min, max and the first non-finite scenario ignore the weights (a scenario
-    of weight 0 still bounds the range, as on the CPU)."""
-    t0 = thr_ptr[k]
-    t1 = thr_ptr[k + 1]
-    lo = vmin[k]
-    hi = vmax[k]
-    for i in range(values.shape[0]):
-        v = values[i]
-        if not math.isfinite(v):
-            if first + i < bad[k]:
-                bad[k] = first + i
-            continue
-        if v < lo:
-            lo = v
-        if v > hi:
-            hi = v
-        wi = wq[i]
-        hist[k, _hist_bin_bits(bits[i])] += wi
-        for t in range(t0, t1):
-            if v > thr_value[t]:
-                thr_count[t] += wi
-    vmin[k] = lo
-    vmax[k] = hi
-
-
-@cuda.jit(device=True)
 def _weighted_subblock_moments(values, wq, m):
     """``(w, mean, M2)`` of the finite values among ``values[0:m]`` weighted by ``wq[0:m]`` x 2^-32.
 
@@ -475,7 +446,7 @@ def summary_accumulate_weighted_kernel(tile, bits, wq, block_len, first, thr_ptr
     """:func:`summary_accumulate_kernel` weighted by the scenarios' quantised weights ``wq`` [2^-32].
 
     One thread per cell: its histogram row (``int64``, Σ wq per bin) and exceedance sums
-    (:func:`_accumulate_cell_weighted`), min, max, and per block of ``block_len`` scenarios
+    (:func:`kernels.summary.accumulate_cell_weighted`), min, max, and per block of ``block_len`` scenarios
     the weighted moments (:func:`_weighted_block_moments`) into ``bmean[block0 + b]`` and
     ``bm2[block0 + b]`` (M2 = Σ w·(x − mean)², the weights in [0, 1]).
     """

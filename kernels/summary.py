@@ -220,6 +220,22 @@ def accumulate_cell(k, values, bits, first, thr_ptr, thr_value, hist, thr_count,
     first scenario whose value is not finite (non-finite values are left out of every
     statistic).  The moments come from :func:`subblock_moments`.
     """
+    tally_cell(k, values, bits, bits, False, first, thr_ptr, thr_value, hist, thr_count, vmin, vmax, bad)
+
+
+@kernel
+def accumulate_cell_weighted(k, values, bits, wq, first, thr_ptr, thr_value, hist, thr_count, vmin, vmax, bad):
+    """:func:`accumulate_cell` with weights: scenario ``first + i`` adds its quantised weight
+    ``wq[i]`` [2^-32] (not 1) to its histogram bin and to each exceedance sum of cell ``k``.
+    Min, max and the first non-finite scenario ignore the weights (a scenario of weight 0
+    still bounds the range, as on the CPU)."""
+    tally_cell(k, values, bits, wq, True, first, thr_ptr, thr_value, hist, thr_count, vmin, vmax, bad)
+
+
+@kernel
+def tally_cell(k, values, bits, wq, weighted, first, thr_ptr, thr_value, hist, thr_count, vmin, vmax, bad):
+    """The loop of :func:`accumulate_cell` (each value adds 1) and :func:`accumulate_cell_weighted`
+    (each adds ``wq[i]``)."""
     t0 = thr_ptr[k]
     t1 = thr_ptr[k + 1]
     lo = vmin[k]
@@ -234,10 +250,11 @@ def accumulate_cell(k, values, bits, first, thr_ptr, thr_value, hist, thr_count,
             lo = v
         if v > hi:
             hi = v
-        hist[k, hist_bin_bits(bits[i])] += 1
+        wi = wq[i] if weighted else 1
+        hist[k, hist_bin_bits(bits[i])] += wi
         for t in range(t0, t1):
             if v > thr_value[t]:
-                thr_count[t] += 1
+                thr_count[t] += wi
     vmin[k] = lo
     vmax[k] = hi
 

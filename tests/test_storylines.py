@@ -373,3 +373,31 @@ def test_evidence_of_a_storylines_summary_is_that_of_its_plain_runs(files):
     assert r.exit_code == 0, r.output
     post = ev.loc["b_fast", "posterior"]
     assert "P(storyline | observations), equal prior odds" in r.output and f"b_fast {post:.3f} ± " in r.output
+    with xr.open_dataset(files["summary"]) as s:
+        from engine.analysis.storylines import mixture_quantiles
+
+        mix = mixture_quantiles(s, [0.05, 0.5, 0.95]).loc[2030]
+        each = [summarise(select(s, n), "electricity", "dc_only", year=2030)["p50"].iloc[0] for n in names(s)]
+    assert min(each) * 0.9 <= mix["p50"] <= max(each) * 1.1  # between the storylines' medians, up to the kept sample's noise
+    assert f"pooled by these probabilities (from the kept sample): electricity dc_only 2030 median {mix['p50']:,.0f}" in r.output
+
+
+def test_mixture_quantiles_pool_the_storylines_by_their_posterior():
+    """Storyline a uniform on [0, 1) with every weight 0.25, b uniform on [1, 2) with 0.75: P(a) = 0.25,
+    so the pooled 5 % point is a's 20 % point (0.2) and the median b's third (4/3), by hand."""
+    from engine.analysis.storylines import mixture_quantiles
+
+    n = 20000
+    u = (np.arange(n) + 0.5) / n
+    ds = xr.Dataset(
+        {
+            "weight": (("storyline", "scenario"), np.stack([np.full(n, 0.25), np.full(n, 0.75)])),
+            "electricity": (("storyline", "scenario", "year"), np.stack([u, 1 + u])[:, :, None]),
+        },
+        coords={"storyline": ["a", "b"], "scenario": np.arange(n), "year": [2030]},
+    )
+    got = mixture_quantiles(ds, [0.05, 0.5, 0.95]).loc[2030]
+    assert got["p5"] == pytest.approx(0.2, abs=2e-4) and got["p50"] == pytest.approx(4 / 3, abs=2e-4)
+    assert got["p95"] == pytest.approx(1 + 0.7 / 0.75, abs=2e-4)
+    assert got["n_eff"] == pytest.approx(n / (0.25**2 + 0.75**2), rel=1e-9)  # Kish on the pooled weights
+    assert 0 < got["se_p50"] < 0.02

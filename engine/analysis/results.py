@@ -62,7 +62,8 @@ def kept_sample_view(ds: xr.Dataset) -> xr.Dataset:
     names = {v: v.removeprefix("sample_") for v in ds.data_vars if v.startswith("sample_")}
     view = ds[list(names)].drop_vars("scenario", errors="ignore")  # the summary's scalar realization coordinate
     view = view.rename(names).rename({"sample": "scenario"})
-    keep = ("scenario", "year", "region", "boundary", "input", "effective_input", "input_units", "input_long_name", "input_source")
+    keep = ("scenario", "year", "region", "boundary", "input", "effective_input", "input_units", "input_long_name", "input_source",
+            "storyline")  # fmt: skip
     view = view.drop_vars([c for c in view.coords if c not in keep])
     view.attrs = dict(ds.attrs, dcproj_kind=SAMPLE_KIND)
     return view

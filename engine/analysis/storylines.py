@@ -7,7 +7,9 @@ side by side, full cubes and summary files alike.
 * :func:`described`: each storyline's description, sources and overrides;
 * :func:`evidence`: how well each storyline explains the observations (its mean weight, the
   likelihood of the observations under its assumptions) and, with prior odds, the posterior
-  probability of each storyline: the storylines read as competing regimes.
+  probability of each storyline: the storylines read as competing regimes;
+* :func:`mixture_quantiles`: the quantiles of the storylines pooled in proportion to those
+  probabilities (Bayesian model averaging over the regimes).
 
 Each storyline is read through :mod:`.results` and :mod:`.answers` on its own selection, so every
 statistic is exactly the one of a plain run.  Never imports the execution layer.
@@ -22,7 +24,7 @@ import xarray as xr
 from engine.analysis.results import summarise
 from engine.errors import AnalysisError
 
-__all__ = ["DIM", "LEVELS", "has_storylines", "names", "select", "compare", "described", "evidence"]
+__all__ = ["DIM", "LEVELS", "has_storylines", "names", "select", "compare", "described", "evidence", "mixture_quantiles"]
 
 DIM = "storyline"
 LEVELS = ("p5", "p50", "p95", "mean")  # the columns of compare() per storyline
@@ -147,3 +149,50 @@ def evidence(ds: xr.Dataset, prior: dict[str, float] | None = None) -> pd.DataFr
          "posterior": post, "posterior_se": np.sqrt(post_var)},  # fmt: skip
         index=pd.Index(have, name=DIM),
     )
+
+
+def mixture_quantiles(
+    ds: xr.Dataset, q=(0.05, 0.5, 0.95), variable: str = "electricity", boundary: str = "dc_only", prior: dict[str, float] | None = None
+) -> pd.DataFrame:
+    """Quantiles of the storylines pooled by their posterior probabilities (model averaging).
+
+    The pooled distribution is ``Σ_i P(i | obs) p(x | obs, i)``: each storyline's weighted
+    scenarios, their weights normalised within the storyline and scaled by its posterior
+    probability from :func:`evidence` (from all of a summary's scenarios).  The scenarios are a
+    full cube's, or a summary file's kept sample (then the quantiles rest on the kept scenarios
+    only: their errors are larger).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index year; columns ``p<level>`` [the variable's units], ``se_p<level>`` (the order-statistics
+        Monte Carlo error on the pooled weights' Kish n_eff) and ``n_eff``.
+    """
+    from engine.analysis.results import kept_sample_view, total
+    from engine.analysis.weighted import kish_ess, weighted_quantile
+    from engine.stats.quantiles import Z95
+
+    levels = np.asarray(q, dtype=np.float64)
+    post = evidence(ds, prior)["posterior"]
+    view = kept_sample_view(ds)
+    if "weight" not in view:
+        raise AnalysisError("the file's scenarios carry no weights (a prior run): there is nothing to pool by")
+    values, weights = [], []
+    for n in names(ds):
+        one = view.sel({DIM: n})
+        w = one["weight"].values.astype(np.float64)
+        values.append(total(one, variable, boundary).transpose("year", "scenario").values)
+        weights.append(post[n] * w / w.sum())
+    x, w = np.concatenate(values, axis=1), np.concatenate(weights)
+    n_eff = kish_ess(w)
+    half = Z95 * np.sqrt(levels * (1 - levels) / n_eff)
+    mid = weighted_quantile(x, w, levels)
+    lo = weighted_quantile(x, w, np.clip(levels - half, 0, 1))
+    hi = weighted_quantile(x, w, np.clip(levels + half, 0, 1))
+    cols = {}
+    for i, p in enumerate(levels):
+        cols[f"p{100 * p:g}"] = mid[i]
+        cols[f"se_p{100 * p:g}"] = (hi[i] - lo[i]) / (2 * Z95)
+    out = pd.DataFrame(cols, index=pd.Index(view["year"].values, name="year"))
+    out["n_eff"] = n_eff
+    return out

@@ -97,9 +97,11 @@ def _with_errors(frame, se, mean_se):
     return out
 
 
-def _storyline_evidence(ds) -> None:
-    """Each storyline's evidence from the observations and its posterior probability (equal prior odds)."""
-    from engine.analysis.storylines import evidence
+def _storyline_evidence(ds, variable, boundary, year) -> None:
+    """Each storyline's evidence from the observations and its posterior probability (equal prior
+    odds); for one year, the storylines pooled by those probabilities."""
+    from engine.analysis.results import is_summary
+    from engine.analysis.storylines import evidence, mixture_quantiles
     from engine.errors import AnalysisError
 
     try:
@@ -109,6 +111,16 @@ def _storyline_evidence(ds) -> None:
         return
     parts = [f"{n} {r.posterior:.3f} ± {r.posterior_se:.3f} (Bayes factor {r.bayes_factor:.2f})" for n, r in ev.iterrows()]
     click.echo("P(storyline | observations), equal prior odds, ± Monte Carlo error: " + "; ".join(parts))
+    if year is None:
+        return
+    try:
+        mix = mixture_quantiles(ds, (0.05, 0.5, 0.95), variable, boundary).loc[year]
+    except AnalysisError as exc:
+        click.echo(f"the storylines pooled by these probabilities: not available ({exc})")
+        return
+    kept = " (from the kept sample)" if is_summary(ds) else ""
+    click.echo(f"the storylines pooled by these probabilities{kept}: {variable} {boundary} {year} median {mix['p50']:,.0f} "
+               f"± {mix['se_p50']:.1f}, 5-95 % {mix['p5']:,.0f}-{mix['p95']:,.0f} (n_eff {mix['n_eff']:,.0f})")  # fmt: skip
 
 
 def _storylines_summary(ds, path, variable, boundary, by, year, wanted) -> None:
@@ -136,7 +148,7 @@ def _storylines_summary(ds, path, variable, boundary, by, year, wanted) -> None:
     n_eff = ", ".join(f"{n} {answers.n_effective(select(ds, n)):,.0f}" for n in dict.fromkeys(frame.columns.get_level_values(0)))
     click.echo(f"±: Monte Carlo standard error of the median (order statistics); n_eff: {n_eff}")
     if answers.is_weighted(ds):
-        _storyline_evidence(ds)
+        _storyline_evidence(ds, variable, boundary, year)
     for _, row in described(ds).iterrows():
         count = 0 if row["overrides"].startswith("(none") else row["overrides"].count("; ") + 1
         click.echo(f"{row['storyline']}: {count} override(s) of the config (storyline_overrides); {row['description'][:90]}...")

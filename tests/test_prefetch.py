@@ -55,7 +55,10 @@ def test_at_most_one_chunk_ahead_of_the_caller(monkeypatch):
     monkeypatch.setattr(ex, "compute_chunk", rec)
     gen = ex.run_prefetched(None, CHUNKS)
     next(gen)
-    time.sleep(0.1)  # the caller "writes" chunk 0 slowly: only chunk 1 may be computed meanwhile
+    deadline = time.monotonic() + 10.0  # the worker starts chunk 1 (a busy machine may take a while) ...
+    while len(rec.started) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # ... and the caller "writes" chunk 0 slowly: nothing beyond chunk 1 may start meanwhile
     assert rec.started == [0, 10]
     gen.close()  # the caller stops early (an error, Ctrl-C): the chunk ahead finishes, nothing more starts
     time.sleep(0.05)

@@ -24,7 +24,7 @@ _oform = K.observed_form
 _fill_vintages = build_inlined([special, model]).fill_vintages
 _W_UNIT = 1.0 / likelihood.WEIGHT_SCALE
 
-__all__ = ["scenario_weights", "weight_sums"]
+__all__ = ["scenario_weights", "cell_log_likelihood", "n_vintages_observed", "weight_sums"]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -64,6 +64,29 @@ def _cell_value(k, s, e, c, w, a, cell_var, cell_ptr, term_idx):
     return v
 
 
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def n_vintages_observed(obs_src, obs_year):
+    """The vintages the shipment and power observations read (later ones cannot change them)."""
+    n_fill = 0
+    for i in range(obs_src.shape[0]):
+        if obs_src[i] != likelihood.SRC_CELL:
+            n_fill = max(n_fill, obs_year[i] + 1)
+    return n_fill
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def cell_log_likelihood(v, s, e, c, w, a, cell_var, cell_ptr, term_idx, obs_src, obs_cell, obs_prev, obs_form, obs_par):
+    """``v`` (the scenario's vintage terms) plus the terms of the cell observations of scenario row
+    ``s`` of the outputs ``e, c, w, a`` (2-D [scenario, element]), in table order."""
+    for i in range(obs_src.shape[0]):
+        if obs_src[i] != likelihood.SRC_CELL:
+            continue
+        cur = _cell_value(obs_cell[i], s, e, c, w, a, cell_var, cell_ptr, term_idx)
+        prev = _cell_value(obs_prev[i], s, e, c, w, a, cell_var, cell_ptr, term_idx) if obs_prev[i] >= 0 else 1.0
+        v += _lterm(_oform(obs_form[i], cur, prev), obs_par[i, 0], obs_par[i, 1], obs_par[i, 2])
+    return v
+
+
 @numba.njit(parallel=True, cache=True, error_model="numpy", nogil=True)
 def scenario_weights(x, e, c, w, a, n_regions, n_years, cell_var, cell_ptr, term_idx,
                      obs_src, obs_cell, obs_prev, obs_year, obs_form, obs_par, ll, wq):  # fmt: skip
@@ -74,11 +97,7 @@ def scenario_weights(x, e, c, w, a, n_regions, n_years, cell_var, cell_ptr, term
     float64 cube's scenarios get the same bits as the summary's; a float32 cube's weights are
     those of its stored values (so anyone can recompute them from the file).
     """
-    n_obs = obs_src.shape[0]
-    n_fill = 0  # the vintages the shipment and power observations read (later ones cannot change them)
-    for i in range(n_obs):
-        if obs_src[i] != likelihood.SRC_CELL:
-            n_fill = max(n_fill, obs_year[i] + 1)
+    n_fill = n_vintages_observed(obs_src, obs_year)
     for s in numba.prange(x.shape[0]):
         ship = np.empty(n_years)
         power = np.empty(n_years)
@@ -86,12 +105,7 @@ def scenario_weights(x, e, c, w, a, n_regions, n_years, cell_var, cell_ptr, term
         if n_fill > 0:
             _fill_vintages(x[s], n_regions, n_fill, ship, power, np.empty(n_fill))
             v = _vintage_ll(ship, power, obs_src, obs_year, obs_form, obs_par)
-        for i in range(n_obs):
-            if obs_src[i] != likelihood.SRC_CELL:
-                continue
-            cur = _cell_value(obs_cell[i], s, e, c, w, a, cell_var, cell_ptr, term_idx)
-            prev = _cell_value(obs_prev[i], s, e, c, w, a, cell_var, cell_ptr, term_idx) if obs_prev[i] >= 0 else 1.0
-            v += _lterm(_oform(obs_form[i], cur, prev), obs_par[i, 0], obs_par[i, 1], obs_par[i, 2])
+        v = cell_log_likelihood(v, s, e, c, w, a, cell_var, cell_ptr, term_idx, obs_src, obs_cell, obs_prev, obs_form, obs_par)
         ll[s] = v
         wq[s] = _quantised_weight(v)
 

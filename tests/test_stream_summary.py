@@ -294,6 +294,8 @@ def nan_backend():
 
     @register("nan_test")
     class NanBackend(base):
+        project_checked = None  # the generic path: project, then check the arrays (the fused check: test_project_checked.py)
+
         def summarise_chunk(self, layout, spec, seed, start, count):  # summaries from the (poisoned) projected arrays
             return summarise_on_host(self, layout, spec, seed, start, count, array_block, needs_buffer=True)
 

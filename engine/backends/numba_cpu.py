@@ -10,8 +10,12 @@ import numpy as np
 
 from engine.backends.base import Capabilities, register
 from engine.backends.host_summary import summarise_on_host
+from engine.conditioning.tables import no_observations
 
 __all__ = ["NumbaBackend"]
+
+_EMPTY_INT = np.zeros(0, dtype=np.int64)
+_EMPTY_FLOAT = np.zeros(0)
 
 
 def _fused_block(backend, layout, spec, seed, s0, n, tables, scratch, stats, buf) -> None:
@@ -55,6 +59,26 @@ class NumbaBackend:
             out["water"],
             out["installed_accelerators"],
         )
+
+    def project_checked(self, layout, x, out, weights=None) -> int:
+        """:meth:`project`, with each scenario checked for non-finite values while in cache and, given
+        ``weights`` (the run's :class:`~engine.stats.spec.SummarySpec`), ``out["log_likelihood"]``
+        and the quantised weights computed in the same pass (:func:`kernels.cpu.project_checked`).
+
+        Returns the quantised weights (int64 [count], units of 2^-32; ``None`` unweighted) and
+        whether some scenario has a NaN or infinity among its inputs or outputs.
+        """
+        count = x.shape[0]
+        if weights is None:
+            cells, obs = (_EMPTY_INT, _EMPTY_INT, _EMPTY_INT), no_observations().arrays()
+            ll, wq = _EMPTY_FLOAT, _EMPTY_INT
+        else:
+            cells, obs = (weights.cell_var, weights.cell_ptr, weights.term_idx), weights.observations.arrays()
+            ll, wq = out["log_likelihood"], np.empty(count, dtype=np.int64)
+        first_bad = np.empty(max(1, -(-count // self._cpu.THREAD_BLOCK)), dtype=np.int64)
+        arrays = [out[v] for v in ("electricity", "carbon", "water", "installed_accelerators")]
+        self._cpu.project_checked(x, layout.n_regions, layout.n_years, *arrays, *cells, *obs, ll, wq, first_bad)
+        return (wq if weights is not None else None), bool((first_bad[: -(-count // self._cpu.THREAD_BLOCK)] >= 0).any())
 
     def summarise_chunk(self, layout, spec, seed, start, count):
         """The chunk's statistics, sampled, projected and reduced in one fused pass per block."""

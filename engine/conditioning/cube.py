@@ -12,7 +12,7 @@ import numpy as np
 
 from kernels.likelihood import WEIGHT_SCALE
 
-__all__ = ["WEIGHT_VARIABLES", "add_weights", "weighted_exceeding", "cube_diagnostics"]
+__all__ = ["WEIGHT_VARIABLES", "add_weights", "store_weights", "weighted_exceeding", "cube_diagnostics"]
 
 WEIGHT_VARIABLES = {
     "weight": {
@@ -33,10 +33,15 @@ def add_weights(spec, layout, arrays: dict) -> None:
     n = arrays["inputs"].shape[0]
     e, c, w, a = (arrays[v].reshape(n, -1) for v in ("electricity", "carbon", "water", "installed_accelerators"))
     ll = arrays.setdefault("log_likelihood", np.empty(n))  # written in place when given (views of a whole run's arrays)
-    weight = arrays.setdefault("weight", np.empty(n))
     wq = np.empty(n, dtype=np.int64)
     scenario_weights(arrays["inputs"], e, c, w, a, layout.n_regions, layout.n_years, spec.cell_var, spec.cell_ptr,
                      spec.term_idx, *spec.observations.arrays(), ll, wq)  # fmt: skip
+    store_weights(arrays, wq)
+
+
+def store_weights(arrays: dict, wq: np.ndarray) -> None:
+    """Write ``arrays["weight"]`` (created if absent) from the quantised weights ``wq`` [units of 2^-32]."""
+    weight = arrays.setdefault("weight", np.empty(wq.shape[0]))
     np.divide(wq, WEIGHT_SCALE, out=weight)
 
 

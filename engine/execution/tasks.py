@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.backends import get_backend
 from engine.backends.finite import check_finite
-from engine.conditioning.cube import WEIGHT_VARIABLES, add_weights
+from engine.conditioning.cube import WEIGHT_VARIABLES, add_weights, store_weights
 from engine.inputs.layout import Layout
 from engine.output.variables import effective_inputs, empty_arrays
 from engine.stats.sample import sample_part
@@ -71,6 +71,17 @@ def compute_full_into(job: ChunkJob, start: int, count: int, out: dict[str, np.n
         into(job.layout, job.seed, start, out["inputs"])
     else:
         out["inputs"][...] = be.sample(job.layout, job.seed, start, count)
+    checked = getattr(be, "project_checked", None)  # a backend that checks and weighs in its projection pass
+    if checked is not None and all(v.flags.c_contiguous for v in out.values()):
+        if job.weights is not None:
+            out.setdefault("log_likelihood", np.empty(count))
+        wq, suspect = checked(job.layout, out["inputs"], out, job.weights)
+        effective_inputs(job.layout, out["inputs"], out["effective_inputs"])
+        if suspect or not np.isfinite(out["effective_inputs"]).all():
+            check_finite(job.layout, start, {k: v for k, v in out.items() if k not in WEIGHT_VARIABLES})
+        if wq is not None:
+            store_weights(out, wq)
+        return out
     be.project(job.layout, out["inputs"], out)
     effective_inputs(job.layout, out["inputs"], out["effective_inputs"])
     check_finite(job.layout, start, {k: v for k, v in out.items() if k not in WEIGHT_VARIABLES})

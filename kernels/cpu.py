@@ -94,3 +94,37 @@ def project_checked(x, n_regions, n_years, out_e, out_c, out_w, out_n, cell_var,
                 v = cell_log_likelihood(v, s, e2, c2, w2, a2, cell_var, cell_ptr, term_idx, obs_src, obs_cell, obs_prev, obs_form, obs_par)
                 ll[s] = v
                 wq[s] = _quantised_weight(v)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def normalise_groups(x, cols, out):
+    """``out[s, g*m + j] = x[s, cols[g, j]] / Σ_j x[s, cols[g, j]]`` for each scenario row ``s`` of ``x``
+    and each group ``g`` of ``m`` columns (the regional weights as the model normalises them: the
+    sum in region order, as :func:`kernels.model.regional_weight_sum` adds it)."""
+    n_groups, m = cols.shape
+    for s in numba.prange(x.shape[0]):
+        for g in range(n_groups):
+            total = 0.0
+            for j in range(m):
+                total += x[s, cols[g, j]]
+            for j in range(m):
+                out[s, g * m + j] = x[s, cols[g, j]] / total
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def count_zero_maxima(e, year, first, last):
+    """Scenarios ``s`` whose maximum of ``e[s, year, r, c]`` over every region ``r`` and the
+    components ``first <= c < last`` is exactly 0 (a NaN maximum, as NumPy's, is not 0)."""
+    count = 0
+    for s in numba.prange(e.shape[0]):
+        m = e[s, year, 0, first]
+        for r in range(e.shape[2]):
+            for c in range(first, last):
+                v = e[s, year, r, c]
+                if v > m or v != v:
+                    m = v
+                if m != m:
+                    break
+        if m == 0.0:
+            count += 1
+    return count

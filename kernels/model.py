@@ -224,10 +224,25 @@ def preexisting_in_service(stock, mean_age, years_since_base, scale, shape):
     R(age)/R(mean_age) = exp((mean_age/λ)^k − (age/λ)^k), computed in that form so that an old
     stock (both survivals below the smallest float) retires to 0 instead of 0/0.
     """
+    return preexisting_in_service_at(stock, mean_age, stock_hazard(mean_age, scale, shape), years_since_base, scale, shape)
+
+
+@kernel
+def stock_hazard(mean_age, scale, shape):
+    """(mean_age/λ)^k [-], the cumulative hazard of the pre-base stock at its mean age (0 if new)."""
+    if mean_age <= 0.0:
+        return 0.0
+    return (mean_age / scale) ** shape
+
+
+@kernel
+def preexisting_in_service_at(stock, mean_age, hazard, years_since_base, scale, shape):
+    """:func:`preexisting_in_service` given ``hazard`` = :func:`stock_hazard` (the same every year
+    of a scenario, so the model computes that power once instead of once per year)."""
     age = mean_age + years_since_base + 0.5
     if mean_age <= 0.0:
         return stock * weibull_survival(age, scale, shape)
-    return stock * math.exp((mean_age / scale) ** shape - (age / scale) ** shape)
+    return stock * math.exp(hazard - (age / scale) ** shape)
 
 
 # --------------------------------------------------------------------------- power
@@ -479,6 +494,7 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
     for i in range(n_years):
         survive[i] = in_service_fraction(float(i), scale, shape)
 
+    hazard = stock_hazard(x[I_PRE_AGE], scale, shape)
     acc_sum = regional_weight_sum(x, R_ACC_SHARE, n_regions)
     conv_sum = regional_weight_sum(x, R_CONV_SHARE, n_regions)
     crypto_sum = regional_weight_sum(x, R_CRYPTO_SHARE, n_regions)
@@ -501,7 +517,7 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
             f_net = next_factor(f_net, x[I_G_NET])
             pue_left = next_factor(pue_left, -x[I_PUE_CONV])
             ci_left = next_factor(ci_left, -x[I_CI_DECLINE])
-        pre = preexisting_in_service(x[I_PRE_STOCK], x[I_PRE_AGE], dt, scale, shape)
+        pre = preexisting_in_service_at(x[I_PRE_STOCK], x[I_PRE_AGE], hazard, dt, scale, shape)
         old_uw, new_uw, units = fleet_units_watts(i, ship, power, survive, pre, x[I_PRE_POWER])
         util = mean_utilisation(inference_share(year, x[I_SINF23], x[I_SINF30]), x[I_UINF], x[I_UTRAIN])
         e_old = accelerator_energy(old_uw, x[I_KSRV], util)

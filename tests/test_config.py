@@ -135,3 +135,17 @@ def test_config_roundtrip_is_immutable(default_config):
     with pytest.raises(Exception):
         default_config.seed = 3  # frozen: a run cannot silently change its config
     assert copy.deepcopy(default_config) == default_config
+
+
+def test_effective_text_is_pyyamls_own_text_whichever_emitter_writes_it(default_config):
+    """libyaml's emitter (used when PyYAML has it) must write the text PyYAML's own emitter writes:
+    the config hash of every file (and what a resumed run compares) is taken of this text."""
+    from engine.config.loading import effective_text
+    from engine.execution.storylines import load_storylines, storyline_configs
+
+    _, stories = storyline_configs("configs/default.yaml", load_storylines("configs/storylines"))
+    odd = default_config.model_copy(update={"description": "Ünïcode – “quotes”: #no-comment, yes/no, 1e3, 'single', long " * 4})
+    for cfg in [default_config, odd, *stories]:
+        data = cfg.model_dump(mode="json", by_alias=True, exclude_none=True)
+        assert effective_text(cfg) == yaml.dump(data, Dumper=yaml.SafeDumper, sort_keys=False, allow_unicode=True)
+    assert yaml.safe_load(effective_text(odd))["description"] == odd.description

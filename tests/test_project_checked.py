@@ -102,3 +102,29 @@ def test_a_non_finite_scenario_found_by_the_fused_pass_fails_the_run(default_con
     assert "scenario 5000" in msg and "chunk of scenarios 4096..8191" in msg
     assert "server_overhead=nan" in msg
     assert not list(tmp_path.iterdir())
+
+
+def test_normalised_groups_equal_numpys_whole_array_code():
+    rng = np.random.default_rng(3)
+    x = rng.lognormal(size=(1000, 30))
+    cols = np.array([[3, 4, 5, 6], [20, 9, 11, 2], [29, 0, 1, 17]], dtype=np.int64)
+    out = np.empty((1000, 12))
+    cpu.normalise_groups(x, cols, out)
+    ref = np.concatenate([x[:, c] / x[:, c].sum(axis=1, keepdims=True) for c in cols], axis=1)
+    assert np.array_equal(out, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zero_maxima_counted_as_numpy_counts_them(dtype):
+    rng = np.random.default_rng(4)
+    e = rng.uniform(0.1, 1.0, size=(500, 3, 4, 6)).astype(dtype)
+    e[::7, 0, :, 1:4] = 0.0  # clipped rows: all twelve values 0
+    e[::11, 0, 2, 1:4] = -1.0  # some of them with negative values beside the zeros: the maximum is still 0
+    e[5::13, 0, 1, 2] = np.nan  # NaN: NumPy's maximum is NaN, not 0
+    e[3::17, 0, :, 1:4] = 0.0
+    e[3::17, 0, 3, 3] = 1e-30  # one tiny positive value: not clipped
+    e[::7, 0, :, 0] = 5.0  # other components and years do not count
+    e[::7, 1] = 0.0
+    ref = int((e[:, 0, :, 1:4].reshape(500, -1).max(axis=1) == 0.0).sum())
+    assert 40 < ref < 80
+    assert cpu.count_zero_maxima(e, 0, 1, 4) == ref

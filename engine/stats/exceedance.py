@@ -20,6 +20,7 @@ __all__ = ["count_exceeding", "count_clipped_conventional", "threshold_coords", 
 
 CLIP_TEXT = "scenarios whose 2022 conventional-IT residual (anchor - crypto - accelerated servers) was negative and clipped at 0"
 _CONVENTIONAL = [m.COMPONENTS.index(c) for c in ("conventional_servers", "storage", "network")]
+assert _CONVENTIONAL == list(range(_CONVENTIONAL[0], _CONVENTIONAL[-1] + 1)), "conventional IT: consecutive components"
 
 
 def _total(arrays: dict[str, np.ndarray], t: ThresholdSpec, year_index: int) -> np.ndarray:
@@ -44,8 +45,9 @@ def count_exceeding(thresholds, arrays: dict[str, np.ndarray], first_year: int) 
 
 def count_clipped_conventional(arrays: dict[str, np.ndarray]) -> int:
     """Scenarios of the chunk whose 2022 conventional IT (servers, storage, network, all regions) is exactly 0."""
-    e = arrays["electricity"][:, 0][:, :, _CONVENTIONAL]
-    return int((e.reshape(e.shape[0], -1).max(axis=1) == 0.0).sum())
+    from kernels.cpu import count_zero_maxima  # reads the 12 values of each row in place (NumPy copies them first)
+
+    return int(count_zero_maxima(arrays["electricity"], 0, _CONVENTIONAL[0], _CONVENTIONAL[-1] + 1))
 
 
 def threshold_data_vars(counts: np.ndarray, n: int, weight_units=None, weight_total=None, ess=None) -> dict:

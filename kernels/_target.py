@@ -12,6 +12,7 @@ hand-kept copy of the equations.
 
 from __future__ import annotations
 
+import sys
 import types
 from collections.abc import Callable, Iterable, Mapping
 
@@ -39,15 +40,17 @@ def build(
         Decorator applied to each cloned function, e.g. ``numba.njit`` or
         ``functools.partial(numba.cuda.jit, device=True)``.
     modules
-        Modules holding marked functions.  Their module-level names (constants, ``math``,
+        Modules holding marked functions.  The modules whose marked functions these import
+        come with them (transitively).  Their module-level names (constants, ``math``,
         ``numpy``) are merged into one namespace, so names must not clash across modules.
 
     Returns
     -------
     types.SimpleNamespace
-        One attribute per marked function, holding its compiled version.
+        One attribute per marked function (of ``modules`` and the modules they import them
+        from), holding its compiled version.
     """
-    modules = list(modules)
+    modules = _with_dependencies(list(modules))
     ns: dict = {}
     for mod in modules:
         ns.update({k: v for k, v in vars(mod).items() if not k.startswith("__")})
@@ -64,3 +67,15 @@ def build(
         clone.__doc__ = func.__doc__
         ns[name] = (jit_for or {}).get(name, jit)(clone)
     return types.SimpleNamespace(**{name: ns[name] for name in marked})
+
+
+def _with_dependencies(modules: list[types.ModuleType]) -> list[types.ModuleType]:
+    """``modules`` and, after them, every module whose marked functions one of them imports."""
+    out = list(modules)
+    for mod in out:  # grows while it is walked: dependencies of dependencies
+        for obj in vars(mod).values():
+            if isinstance(obj, types.FunctionType) and getattr(obj, _MARK, False) and obj.__module__ != mod.__name__:
+                dep = sys.modules[obj.__module__]
+                if dep not in out:
+                    out.append(dep)
+    return out

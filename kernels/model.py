@@ -20,9 +20,11 @@ A scenario is one row ``x`` of sampled inputs.  Its columns are, in order:
 :func:`engine.inputs.layout.build_layout` builds the same layout (names, units,
 distributions) on the host.
 
-This module is longer than the house's ~400 lines on purpose: the input-column constants and
-the small equation functions must sit in one module, because :func:`kernels._target.build`
-compiles a module's functions into one namespace per target (CPU and GPU).
+The survival curves are in :mod:`kernels.survival`, the deployment caps in
+:mod:`kernels.deployment`; :func:`kernels._target.build` compiles them with this module
+(the kernel functions a module imports come with it).  What keeps this module above the
+house's ~400 lines is the input layout (the column constants the equations index), which
+belongs beside the equations that read it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from __future__ import annotations
 import math
 
 from kernels._target import kernel
+from kernels.deployment import CAP_START_YEAR, deployment_cap, retired_power
+from kernels.survival import in_service_fraction, stock_hazard, preexisting_in_service_at, weibull_scale, weibull_survival
 
 BASE_YEAR = 2022  # [yr] calibration anchor: the base-year total is an input
 FIRST_GROWTH_YEAR = 2024  # [yr] first year whose shipments follow the growth law
@@ -40,8 +44,6 @@ CRYPTO_BREAK_YEAR = 2026  # [yr] crypto grows at crypto_growth_to_2026 up to thi
 HOURS_PER_YEAR = 8760.0  # [h]
 POWER_ERA_2023 = 2023  # [yr] first vintage of the H100/H200 generation
 POWER_ERA_2025 = 2025  # [yr] first vintage of the B200 generation
-CAP_BASE_YEAR = 2025  # [yr] the year of the deployment caps' levels (supply_power_2025, buildout_power_2025)
-CAP_START_YEAR = 2026  # [yr] first year whose deployments the caps bound (earlier years are observed)
 
 GLOBAL_INPUTS = (
     "total_2022",
@@ -188,63 +190,6 @@ def shipments_next(previous, growth, shock_sd, z):
     return previous * (1.0 + growth) * math.exp(shock_sd * z - 0.5 * shock_sd * shock_sd)
 
 
-# --------------------------------------------------------------------------- survival
-@kernel
-def weibull_scale(mean_life, shape):
-    """Weibull scale λ [yr] giving mean life ``mean_life`` [yr] for shape k: mean/Γ(1 + 1/k)."""
-    return mean_life / math.gamma(1.0 + 1.0 / shape)
-
-
-@kernel
-def weibull_survival(age, scale, shape):
-    """Fraction of a vintage still in service at ``age`` [yr]: exp(−(age/λ)^k); 1 for age ≤ 0."""
-    if age <= 0.0:
-        return 1.0
-    return math.exp(-((age / scale) ** shape))
-
-
-@kernel
-def in_service_fraction(age, scale, shape):
-    """Year-average in-service fraction of a vintage ``age`` = t − v whole years old [-].
-
-    Shipments arrive evenly through their year, so a vintage serves half of its first year
-    (age 0); from then on its mid-year age is ``age`` and the Weibull survival applies.
-    """
-    if age < 0.5:
-        return 0.5
-    return weibull_survival(age, scale, shape)
-
-
-@kernel
-def preexisting_in_service(stock, mean_age, years_since_base, scale, shape):
-    """Year-average count [M] of the accelerators already installed at the start of BASE_YEAR.
-
-    ``stock`` [M] were in service on 1 January of BASE_YEAR at mean age ``mean_age`` [yr];
-    they retire along the same Weibull curve, conditioned on having survived to ``mean_age``:
-    R(age)/R(mean_age) = exp((mean_age/λ)^k − (age/λ)^k), computed in that form so that an old
-    stock (both survivals below the smallest float) retires to 0 instead of 0/0.
-    """
-    return preexisting_in_service_at(stock, mean_age, stock_hazard(mean_age, scale, shape), years_since_base, scale, shape)
-
-
-@kernel
-def stock_hazard(mean_age, scale, shape):
-    """(mean_age/λ)^k [-], the cumulative hazard of the pre-base stock at its mean age (0 if new)."""
-    if mean_age <= 0.0:
-        return 0.0
-    return (mean_age / scale) ** shape
-
-
-@kernel
-def preexisting_in_service_at(stock, mean_age, hazard, years_since_base, scale, shape):
-    """:func:`preexisting_in_service` given ``hazard`` = :func:`stock_hazard` (the same every year
-    of a scenario, so the model computes that power once instead of once per year)."""
-    age = mean_age + years_since_base + 0.5
-    if mean_age <= 0.0:
-        return stock * weibull_survival(age, scale, shape)
-    return stock * math.exp(hazard - (age / scale) ** shape)
-
-
 # --------------------------------------------------------------------------- power
 @kernel
 def vintage_power(vintage, p2022, p2023, p2025, growth):
@@ -388,46 +333,6 @@ def fleet_units_watts(year_index, ship, power, survive, pre_units, pre_power):
         else:
             new += n_v * power[v]
     return old, new, units
-
-
-@kernel
-def supply_cap(year, power, supply_2025, supply_growth):
-    """Deployments [M] the chip supply chain allows in ``year``: its rated power
-    ``supply_2025·(1+g)^(t−2025)`` [GW of accelerator TDP] over one accelerator's ``power`` [W]."""
-    return supply_2025 * (1.0 + supply_growth) ** (year - CAP_BASE_YEAR) * 1000.0 / power
-
-
-@kernel
-def buildout_cap(year, power, k_srv, pue_ai, build_2025, build_growth, retired_gw):
-    """Deployments [M] the facility power available in ``year`` can host: the power built and
-    connected, ``build_2025·(1+g)^(t−2025)`` [GW at design load], plus the halls freed by the
-    accelerators retired in the year (``retired_gw`` [GW rated] × k_srv × PUE_ai, refitted),
-    over one new accelerator's facility power ``power·k_srv·PUE_ai`` [W]."""
-    facility = power * k_srv * pue_ai
-    return build_2025 * (1.0 + build_growth) ** (year - CAP_BASE_YEAR) * 1000.0 / facility + retired_gw * 1000.0 / power
-
-
-@kernel
-def retired_power(i, ship, power, half_survival):
-    """Rated power [GW] of the accelerators of vintages ``0 .. i-1`` retired during year index ``i``.
-
-    A vintage arrives mid-year on average, so during year ``i`` vintage ``v`` ages from
-    ``i − v − ½`` to ``i − v + ½`` and its Weibull survival falls by the difference;
-    ``half_survival[k]`` is the survival at age ``k + ½`` (:func:`weibull_survival`, tabulated
-    once per scenario: the same values as evaluating it here, without 2 powers per term).
-    """
-    r = 0.0
-    for v in range(i):
-        k = i - v - 1  # age k + 1/2 at the start of the year, k + 3/2 at its end
-        r += ship[v] * power[v] * (half_survival[k] - half_survival[k + 1])
-    return r / 1000.0
-
-
-@kernel
-def deployment_cap(year, power, k_srv, pue_ai, supply_2025, supply_growth, build_2025, build_growth, retired_gw):
-    """The tighter of :func:`supply_cap` and :func:`buildout_cap` [M accelerators deployed in ``year``]."""
-    by_supply = supply_cap(year, power, supply_2025, supply_growth)
-    return min(by_supply, buildout_cap(year, power, k_srv, pue_ai, build_2025, build_growth, retired_gw))
 
 
 @kernel

@@ -48,6 +48,10 @@ def test_end_to_end_benchmark_compares_paths_in_one_run(tmp_path):
     assert r["numba_vs_numpy_whole"] == r["numpy_whole_s"] / r["numba_s"] and r["numpy_whole_chunk"] == 3000
     assert r["numpy_best_chunk"] in (500, 1000) and r["dataset_bytes"] > 3000 * 6144
     assert "NumPy reference, whole arrays" in (tmp_path / "e2e.md").read_text()
+    sp = r["numba_split"]  # the split: its parts were timed, and the first-touch cost is their difference
+    assert sp["sample_s"] > 0 and sp["project_touched_s"] > 0
+    assert sp["first_touch_s"] == sp["project_fresh_s"] - sp["project_touched_s"]
+    assert "first-touching the cube's memory" in (tmp_path / "e2e.md").read_text()
 
 
 def test_cube_file_benchmark_splits_a_file_run(tmp_path):

@@ -133,6 +133,7 @@ _PTX_SCRIPT = textwrap.dedent(
     disp.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
     from numba import cuda, types as t
     from kernels import cuda as kc
+    from kernels import cuda_summary as ks
     a = lambda dt, nd: t.Array(dt, nd, "C")
     f8, f4, i8 = t.float64, t.float32, t.int64
     sigs = {
@@ -159,7 +160,7 @@ _PTX_SCRIPT = textwrap.dedent(
     })
     report = {}
     for name, sig in sigs.items():
-        ptx, _ = cuda.compile_ptx(getattr(kc, name).py_func, sig, cc=(9, 0))
+        ptx, _ = cuda.compile_ptx(getattr(kc if hasattr(kc, name) else ks, name).py_func, sig, cc=(9, 0))
         with tempfile.NamedTemporaryFile("w", suffix=".ptx") as f:
             f.write(ptx)
             f.flush()

@@ -146,6 +146,7 @@ def test_device_weights_are_the_cpus(layout, spec):
 
     from engine.backends import get_backend
     from kernels import cuda as kc
+    from kernels import cuda_summary as ks
 
     n, s0 = 32, 5000
     x, outs = _cpu_outputs(layout, SEED, s0, n)
@@ -155,7 +156,7 @@ def test_device_weights_are_the_cpus(layout, spec):
     dev_outs, ll = be._project_batch(layout, SEED, s0, n, tables["obs"])
     cell_obs = [tables["obs"][name] for name in ("src", "cell", "prev", "form", "par")]
     tile, wq = cuda.device_array((spec.n_cells, n)), cuda.device_array(n, dtype=np.int64)
-    kc.summary_gather_weigh_kernel[kc.launch_config(n)](*dev_outs, *tables["cells"], *cell_obs, ll, tile, wq)
+    ks.summary_gather_weigh_kernel[kc.launch_config(n)](*dev_outs, *tables["cells"], *cell_obs, ll, tile, wq)
     assert np.array_equal(wq.copy_to_host(), wq_cpu)
     assert np.unique(wq_cpu).size > n // 2 and wq_cpu.max() > 0
 
@@ -180,17 +181,18 @@ def _device_summary_of(spec, outs, wq, start):
     from engine.backends import get_backend
     from engine.backends.cuda_gpu import _DeviceStats
     from kernels import cuda as kc
+    from kernels import cuda_summary as ks
 
     n = outs[0].shape[0]
     be = get_backend("cuda")
     tables = be._summary_tables(spec)
     stats = _DeviceStats(be, spec, -(-n // BLOCK), weighted=True)
     tile, wq_d = cuda.device_array((spec.n_cells, n)), cuda.to_device(wq)
-    kc.summary_gather_kernel[kc.launch_config(n)](*(cuda.to_device(o) for o in outs), *tables["cells"], tile)
-    kc.summary_weights_kernel[kc.launch_config(stats.block_n.shape[0])](
+    ks.summary_gather_kernel[kc.launch_config(n)](*(cuda.to_device(o) for o in outs), *tables["cells"], tile)
+    ks.summary_weights_kernel[kc.launch_config(stats.block_n.shape[0])](
         wq_d, BLOCK, stats.block_n, stats.block_w1, stats.block_w2, 0
     )
-    kc.summary_accumulate_weighted_kernel[kc.launch_config(spec.n_cells)](
+    ks.summary_accumulate_weighted_kernel[kc.launch_config(spec.n_cells)](
         tile, tile.view(np.int64), wq_d, BLOCK, np.int64(start), *tables["thresholds"], stats.hist, stats.thr_count, stats.vmin,
         stats.vmax, stats.bad, stats.bmean, stats.bm2, 0,
     )  # fmt: skip

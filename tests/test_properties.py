@@ -685,8 +685,10 @@ def test_preexisting_in_service_survives_the_underflow():
     """The kernel equation itself: stock 4 M at mean age 7 yr, mean life 3 yr, shape 10, seen in
     2022 (age 7.5): 4 exp((7/scale)^10 - (7.5/scale)^10) = 4 e^-2900, i.e. 0.0, not NaN.  (At mean
     age 6, where R(6) ~ 1e-272 is still a normal float, it already gives 0.0.)"""
-    scale = m.weibull_scale(3.0, 10.0)
+    from kernels import survival
+
+    scale = survival.weibull_scale(3.0, 10.0)
     expected = 4.0 * math.exp((7.0 / scale) ** 10 - (7.5 / scale) ** 10)
-    assert m.preexisting_in_service(4.0, 6.0, 0.0, scale, 10.0) == 0.0
-    got = m.preexisting_in_service(4.0, 7.0, 0.0, scale, 10.0)
+    assert survival.preexisting_in_service(4.0, 6.0, 0.0, scale, 10.0) == 0.0
+    got = survival.preexisting_in_service(4.0, 7.0, 0.0, scale, 10.0)
     assert got == pytest.approx(expected, abs=1e-300)

@@ -66,9 +66,11 @@ class CudaBackend:
         from numba import cuda
 
         from kernels import cuda as kc
+        from kernels import cuda_summary as ks
 
         self._cuda = cuda
         self._kc = kc
+        self._ks = ks
         self._layout = None
         self._dev_layout = None
         self._buffers: dict = {}
@@ -224,7 +226,7 @@ class CudaBackend:
         """
         from kernels.model import N_COMPONENTS
 
-        kc = self._kc
+        kc, ks = self._kc, self._ks
         kinds, params, keys, corr_index, factor = self.device_layout(layout)
         y, r = layout.n_years, layout.n_regions
         m = y * r * N_COMPONENTS
@@ -240,28 +242,28 @@ class CudaBackend:
             kc.sample_project_kernel[grid](*head, x, e, c, w, a)
         else:
             ll = self.buffer("summary_ll", (n,), np.float64)
-            kc.sample_project_ll_kernel[grid](*head, obs["src"], obs["year"], obs["form"], obs["par"], x, e, c, w, a, ll)
+            ks.sample_project_ll_kernel[grid](*head, obs["src"], obs["year"], obs["form"], obs["par"], x, e, c, w, a, ll)
         return (e.reshape(n, m), c.reshape(n, m), w.reshape(n, 2 * m), a.reshape(n, y * r)), ll
 
     def _accumulate_batch(self, tables, outs, ll, n, s0, b0, block, stats) -> None:
         """Fold a projected batch (:meth:`_project_batch`; scenarios ``s0 ..``, summary blocks
         ``b0 ..`` of ``block`` scenarios) into ``stats``: gather its tile of cell values
         (with the scenarios' quantised weights when ``ll`` is given), then fold each cell."""
-        kc = self._kc
+        kc, ks = self._kc, self._ks
         k = stats.vmin.shape[0]
         tile = self.buffer("summary_tile", (k, n), np.float64)
         thr_ptr, thr_value = tables["thresholds"]
         common = (thr_ptr, thr_value, stats.hist, stats.thr_count, stats.vmin, stats.vmax, stats.bad, stats.bmean, stats.bm2, b0)
         obs = tables["obs"]
         if obs is None:
-            kc.summary_gather_kernel[kc.launch_config(n)](*outs, *tables["cells"], tile)
-            kc.summary_accumulate_kernel[kc.launch_config(k)](tile, tile.view(np.int64), block, np.int64(s0), *common)
+            ks.summary_gather_kernel[kc.launch_config(n)](*outs, *tables["cells"], tile)
+            ks.summary_accumulate_kernel[kc.launch_config(k)](tile, tile.view(np.int64), block, np.int64(s0), *common)
             return
         wq = self.buffer("summary_wq", (n,), np.int64)
         cell_obs = (obs["src"], obs["cell"], obs["prev"], obs["form"], obs["par"])
-        kc.summary_gather_weigh_kernel[kc.launch_config(n)](*outs, *tables["cells"], *cell_obs, ll, tile, wq)
-        kc.summary_weights_kernel[kc.launch_config(-(-n // block))](wq, block, stats.block_n, stats.block_w1, stats.block_w2, b0)
-        kc.summary_accumulate_weighted_kernel[kc.launch_config(k)](tile, tile.view(np.int64), wq, block, np.int64(s0), *common)
+        ks.summary_gather_weigh_kernel[kc.launch_config(n)](*outs, *tables["cells"], *cell_obs, ll, tile, wq)
+        ks.summary_weights_kernel[kc.launch_config(-(-n // block))](wq, block, stats.block_n, stats.block_w1, stats.block_w2, b0)
+        ks.summary_accumulate_weighted_kernel[kc.launch_config(k)](tile, tile.view(np.int64), wq, block, np.int64(s0), *common)
 
 
 class _DeviceStats:

@@ -1,0 +1,67 @@
+"""Survival of installed accelerators: Weibull retirement of each vintage and of the pre-base stock.
+
+Target-independent kernel arithmetic (see :mod:`kernels._target`), called by
+:mod:`kernels.model`.  Ages and lives in years; fractions dimensionless.
+"""
+
+from __future__ import annotations
+
+import math
+
+from kernels._target import kernel
+
+
+@kernel
+def weibull_scale(mean_life, shape):
+    """Weibull scale λ [yr] giving mean life ``mean_life`` [yr] for shape k: mean/Γ(1 + 1/k)."""
+    return mean_life / math.gamma(1.0 + 1.0 / shape)
+
+
+@kernel
+def weibull_survival(age, scale, shape):
+    """Fraction of a vintage still in service at ``age`` [yr]: exp(−(age/λ)^k); 1 for age ≤ 0."""
+    if age <= 0.0:
+        return 1.0
+    return math.exp(-((age / scale) ** shape))
+
+
+@kernel
+def in_service_fraction(age, scale, shape):
+    """Year-average in-service fraction of a vintage ``age`` = t − v whole years old [-].
+
+    Shipments arrive evenly through their year, so a vintage serves half of its first year
+    (age 0); from then on its mid-year age is ``age`` and the Weibull survival applies.
+    """
+    if age < 0.5:
+        return 0.5
+    return weibull_survival(age, scale, shape)
+
+
+@kernel
+def preexisting_in_service(stock, mean_age, years_since_base, scale, shape):
+    """Year-average count [M] of the accelerators already installed at the start of BASE_YEAR.
+
+    ``stock`` [M] were in service on 1 January of BASE_YEAR at mean age ``mean_age`` [yr];
+    they retire along the same Weibull curve, conditioned on having survived to ``mean_age``:
+    R(age)/R(mean_age) = exp((mean_age/λ)^k − (age/λ)^k), computed in that form so that an old
+    stock (both survivals below the smallest float) retires to 0 instead of 0/0.
+    """
+    return preexisting_in_service_at(stock, mean_age, stock_hazard(mean_age, scale, shape), years_since_base, scale, shape)
+
+
+@kernel
+def stock_hazard(mean_age, scale, shape):
+    """(mean_age/λ)^k [-], the cumulative hazard of the pre-base stock at its mean age (0 if new)."""
+    if mean_age <= 0.0:
+        return 0.0
+    return (mean_age / scale) ** shape
+
+
+@kernel
+def preexisting_in_service_at(stock, mean_age, hazard, years_since_base, scale, shape):
+    """:func:`preexisting_in_service` given ``hazard`` = :func:`stock_hazard` (the same every year
+    of a scenario, so the model computes that power once instead of once per year)."""
+    age = mean_age + years_since_base + 0.5
+    if mean_age <= 0.0:
+        return stock * weibull_survival(age, scale, shape)
+    return stock * math.exp(hazard - (age / scale) ** shape)

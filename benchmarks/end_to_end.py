@@ -175,9 +175,9 @@ def markdown(res: dict) -> str:
             "Where the numba run's time goes (its kernels alone, the same scenarios, once each, all threads): "
             f"sampling {sp['sample_s']:.2f} s; the fused projection pass (model, non-finite check, weights) "
             f"{sp['project_fresh_s']:.2f} s into freshly allocated arrays, {sp['project_touched_s']:.2f} s into the same "
-            f"arrays once touched, so first-touching the cube's memory costs {sp['first_touch_s']:.2f} s; the rest of "
-            f"`engine.run` (the Dataset, its attributes and checks) about "
-            f"{r['numba_s'] - sp['sample_s'] - sp['project_fresh_s']:.2f} s.",
+            f"arrays once touched (first-touching the cube's memory: {sp['first_touch_s']:.2f} s). `engine.run` takes "
+            f"{r['numba_s'] - sp['sample_s'] - sp['project_fresh_s']:.2f} s more than these kernels alone (its chunks, "
+            "the Dataset, its attributes and checks).",
             "",
         ])
     return "\n".join(lines)

@@ -272,3 +272,15 @@ def test_weighted_cube_file_matches_in_memory_run(tmp_path, obs_config, weighted
         comps = [c for c in ds.component.values if c != "crypto"]
         tot = ds.electricity.sel(year=2030, component=comps).sum(("region", "component")).values
         assert float(ds.exceedance_probability[-1]) == pytest.approx(np.sum(w * (tot > 900)) / w.sum(), rel=1e-12)
+
+
+def test_the_weight_diagnostics_print_no_arviz_import_notice(tmp_path):
+    """ArviZ 0.23 warns about its coming refactor once a day per cache folder, on import; a weighted
+    run's k-hat imports it, and a user must not see that notice (a fresh cache folder: it would)."""
+    import os
+
+    code = "import numpy as np; from engine.conditioning.diagnostics import pareto_k; print(pareto_k(np.arange(100.0)))"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    res = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert float(res.stdout) == float(res.stdout)  # a number (k-hat of 100 distinct log-weights), not NaN

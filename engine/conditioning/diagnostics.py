@@ -32,7 +32,10 @@ def pareto_k(log_weights: np.ndarray) -> float:
     lw = lw[np.isfinite(lw)]
     if lw.size < 10 or np.ptp(lw) == 0.0:
         return float("nan")
-    import arviz
+    with warnings.catch_warnings():
+        # ArviZ 0.23 announces its 1.0 refactor on import (a FutureWarning about ArviZ, not about the run)
+        warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning)
+        import arviz
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -68,7 +68,9 @@ def test_the_kept_sample_survives_a_checkpoint(default_config, tmp_path):
     state.save(tmp_path / "state.npz")
     back = SummaryState.load(spec, tmp_path / "state.npz")
     back.add(compute_chunk(job, BLOCK, BLOCK))
-    ds = back.to_dataset(dict(s.attrs))
+    from engine.stats.labels import state_dataset
+
+    ds = state_dataset(back, dict(s.attrs))
     np.testing.assert_array_equal(ds.sample_inputs.values, s.sample_inputs.values)
     np.testing.assert_array_equal(ds.sample_electricity_total.values, s.sample_electricity_total.values)
 

@@ -46,6 +46,7 @@ from engine.output.variables import coords, empty_arrays, to_dataset
 from engine.stats.sample import KEEP_SAMPLE
 from engine.stats.spec import SUMMARY_QUANTILES, build_summary_spec, parse_threshold, resolve_thresholds
 from engine.stats.exceedance import CLIP_TEXT, clipped_in_summary, count_clipped_conventional, exceeding, threshold_coords, threshold_data_vars
+from engine.stats.labels import state_dataset
 from engine.stats.state import SummaryState
 
 __all__ = ["run", "run_to_file"]
@@ -221,7 +222,7 @@ def run(
                 for _, part in in_order(ex.results(st.job, todo, ordered=True), 0):
                     state.add(part)
                     bar.advance(part.count)
-                ds = state.to_dataset(st.attrs)
+                ds = state_dataset(state, st.attrs)
                 ds.attrs.update(clipped_conventional_it_2022=clipped_in_summary(state), clipped_conventional_it_2022_note=CLIP_TEXT)
                 if state.weighted:
                     _warn(state.diagnostics().warnings())

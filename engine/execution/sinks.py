@@ -35,7 +35,7 @@ from engine.stats.exceedance import (
     threshold_coords,
     threshold_data_vars,
 )
-from engine.stats.labels import warnings_for
+from engine.stats.labels import state_dataset, warnings_for
 from engine.stats.state import SummaryState
 
 __all__ = ["cube_to_file", "summary_to_file", "checkpoint_seconds", "KEEPS_PARTIAL"]
@@ -249,7 +249,7 @@ def summary_to_file(st, out, plan, ex, sidecar, key, manifest, progress, overwri
             print(f"dcproj: warning: {warning}", file=sys.stderr)
         clipped = clipped_in_summary(state)
         report_clipped(clipped, state.done)
-        ds = state.to_dataset(st.attrs)
+        ds = state_dataset(state, st.attrs)
         ds.attrs.update(clipped_conventional_it_2022=clipped, clipped_conventional_it_2022_note=CLIP_TEXT + " (below 2^-20 TWh)")
         path = write_dataset(ds, out, overwrite=overwrite)
     except KEEPS_PARTIAL as exc:

@@ -259,3 +259,32 @@ def warnings_for(state: SummaryState) -> list[str]:
             f"quantiles below 2^{ks.HIST_EXP_LO} are interpolated between the minimum and 2^{ks.HIST_EXP_LO}"
         )
     return out
+
+
+def state_dataset(state: SummaryState, attrs: dict) -> xr.Dataset:
+    """The labelled summary of ``state`` (the layout above), with the weights' diagnostics of a
+    weighted run and the kept scenarios (``sample_*``) when it holds them."""
+    from engine.stats.sample import sample_data_vars
+
+    ds = summary_dataset(state, attrs)
+    if state.weighted:
+        ds.attrs.update(state.diagnostics().attrs())
+    if state.sample:
+        sample = {k: np.concatenate(v) for k, v in state.sample.items()}
+        n = len(sample["inputs"])
+        for name, (dims, values, vattrs) in sample_data_vars(sample, n).items():
+            ds[name] = (dims, values, vattrs)
+        spec, by_input = state.spec, lambda v: np.array(v, dtype=object)
+        described = len(spec.input_units) == len(spec.input_names)  # (a spec from before these fields: names only)
+        ds = ds.assign_coords(
+            input=("input", by_input(spec.input_names), {"long_name": "sampled model input"}),
+            **({
+                "input_units": ("input", by_input(spec.input_units), {"long_name": "units of the sampled input"}),
+                "input_long_name": ("input", by_input(spec.input_long_names), {"long_name": "description of the sampled input"}),
+                "input_source": ("input", by_input(spec.input_sources), {"long_name": "source of the input's distribution"}),
+            } if described else {}),
+            effective_input=("effective_input", np.array(state.spec.effective_names, dtype=object),
+                             {"long_name": "regional weight as normalised by the model"}),
+        )  # fmt: skip
+        ds.attrs["sample_note"] = f"sample_*: the first {n:,} scenarios by index, with their inputs and key outputs"
+    return ds

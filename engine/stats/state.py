@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 from engine.stats.quantiles import Z95, estimate_quantiles, estimate_weighted_quantiles
 from engine.stats.spec import SummarySpec
@@ -203,31 +202,3 @@ class SummaryState:
         from kernels.likelihood import WEIGHT_SCALE
 
         return (self.weight_units / WEIGHT_SCALE) ** 2 / self.weight_sq if self.weight_sq > 0 else 0.0
-
-    def to_dataset(self, attrs: dict) -> xr.Dataset:
-        """The labelled summary (layout in :mod:`engine.stats.labels`)."""
-        from engine.stats.labels import summary_dataset
-        from engine.stats.sample import sample_data_vars
-
-        ds = summary_dataset(self, attrs)
-        if self.weighted:
-            ds.attrs.update(self.diagnostics().attrs())
-        if self.sample:
-            sample = {k: np.concatenate(v) for k, v in self.sample.items()}
-            n = len(sample["inputs"])
-            for name, (dims, values, vattrs) in sample_data_vars(sample, n).items():
-                ds[name] = (dims, values, vattrs)
-            spec, by_input = self.spec, lambda v: np.array(v, dtype=object)
-            described = len(spec.input_units) == len(spec.input_names)  # (a spec from before these fields: names only)
-            ds = ds.assign_coords(
-                input=("input", by_input(spec.input_names), {"long_name": "sampled model input"}),
-                **({
-                    "input_units": ("input", by_input(spec.input_units), {"long_name": "units of the sampled input"}),
-                    "input_long_name": ("input", by_input(spec.input_long_names), {"long_name": "description of the sampled input"}),
-                    "input_source": ("input", by_input(spec.input_sources), {"long_name": "source of the input's distribution"}),
-                } if described else {}),
-                effective_input=("effective_input", np.array(self.spec.effective_names, dtype=object),
-                                 {"long_name": "regional weight as normalised by the model"}),
-            )  # fmt: skip
-            ds.attrs["sample_note"] = f"sample_*: the first {n:,} scenarios by index, with their inputs and key outputs"
-        return ds

@@ -121,10 +121,8 @@ def count_zero_maxima(e, year, first, last):
         for r in range(e.shape[2]):
             for c in range(first, last):
                 v = e[s, year, r, c]
-                if v > m or v != v:
+                if v > m or v != v:  # once NaN, m stays NaN (v > NaN is false)
                     m = v
-                if m != m:
-                    break
         if m == 0.0:
             count += 1
     return count

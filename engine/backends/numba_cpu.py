@@ -75,10 +75,10 @@ class NumbaBackend:
         else:
             cells, obs = (weights.cell_var, weights.cell_ptr, weights.term_idx), weights.observations.arrays()
             ll, wq = out["log_likelihood"], np.empty(count, dtype=np.int64)
-        first_bad = np.empty(max(1, -(-count // self._cpu.THREAD_BLOCK)), dtype=np.int64)
+        first_bad = np.empty(-(-count // self._cpu.THREAD_BLOCK), dtype=np.int64)  # one per block
         arrays = [out[v] for v in ("electricity", "carbon", "water", "installed_accelerators")]
         self._cpu.project_checked(x, layout.n_regions, layout.n_years, *arrays, *cells, *obs, ll, wq, first_bad)
-        return (wq if weights is not None else None), bool((first_bad[: -(-count // self._cpu.THREAD_BLOCK)] >= 0).any())
+        return (wq if weights is not None else None), bool((first_bad >= 0).any())
 
     def summarise_chunk(self, layout, spec, seed, start, count):
         """The chunk's statistics, sampled, projected and reduced in one fused pass per block."""

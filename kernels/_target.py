@@ -42,7 +42,10 @@ def build(
     modules
         Modules holding marked functions.  The modules whose marked functions these import
         come with them (transitively).  Their module-level names (constants, ``math``,
-        ``numpy``) are merged into one namespace, so names must not clash across modules.
+        ``numpy``) are merged into one namespace, so names must not clash across modules,
+        except on purpose: a marked function of an earlier module shadows a marked function of
+        the same name in a later one (how :mod:`kernels._cuda_builtins` gives the CUDA build
+        its own ``max``, ``min`` and libdevice ``exp``/``log``/``pow``).
 
     Returns
     -------
@@ -59,7 +62,7 @@ def build(
         for name, obj in vars(mod).items():
             if isinstance(obj, types.FunctionType) and getattr(obj, _MARK, False):
                 if obj.__module__ == mod.__name__:
-                    marked[name] = obj
+                    marked.setdefault(name, obj)  # the first module to define a name shadows the later ones
     for name, func in marked.items():
         clone = types.FunctionType(func.__code__, ns, func.__name__, func.__defaults__, func.__closure__)
         clone.__module__ = func.__module__

@@ -43,8 +43,9 @@ def project(x, n_regions, n_years, out_e, out_c, out_w, out_n):
         ship = np.empty(n_years)
         power = np.empty(n_years)
         survive = np.empty(n_years)
+        stock = np.empty(n_years)
         for s in range(b * THREAD_BLOCK, min(count, (b + 1) * THREAD_BLOCK)):
-            _project_scenario(x[s], n_regions, n_years, ship, power, survive, out_e[s], out_c[s], out_w[s], out_n[s])
+            _project_scenario(x[s], n_regions, n_years, ship, power, survive, stock, out_e[s], out_c[s], out_w[s], out_n[s])
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"reassoc"})
@@ -82,9 +83,10 @@ def project_checked(x, n_regions, n_years, out_e, out_c, out_w, out_n, cell_var,
         ship = np.empty(n_years)
         power = np.empty(n_years)
         survive = np.empty(n_years)
+        stock = np.empty(n_years)
         first_bad[b] = -1
         for s in range(b * THREAD_BLOCK, min(count, (b + 1) * THREAD_BLOCK)):
-            _project_scenario(x[s], n_regions, n_years, ship, power, survive, out_e[s], out_c[s], out_w[s], out_n[s])
+            _project_scenario(x[s], n_regions, n_years, ship, power, survive, stock, out_e[s], out_c[s], out_w[s], out_n[s])
             if first_bad[b] < 0 and (
                 _any_nonfinite(x[s]) or _any_nonfinite(e2[s]) or _any_nonfinite(c2[s]) or _any_nonfinite(w2[s]) or _any_nonfinite(a2[s])
             ):

@@ -283,6 +283,7 @@ def summarise_block(
         ship = np.empty(n_years)
         power = np.empty(n_years)
         survive = np.empty(n_years)
+        stock = np.empty(n_years)
         tile = np.empty((n_cells, SUB))
         te = tile[elem_off[0] : elem_off[0] + n_elem].reshape((n_years, n_regions, nc, SUB))
         tc = tile[elem_off[1] : elem_off[1] + n_elem].reshape((n_years, n_regions, nc, SUB))
@@ -296,7 +297,7 @@ def summarise_block(
             sample_block(seed, first + s0, m, kinds, params, keys, corr_index, factor, ts, zs, x)
             for j in range(m):
                 _project_scenario(
-                    x[j], n_regions, n_years, ship, power, survive, te[:, :, :, j], tc[:, :, :, j], tw[:, :, :, :, j], ta[:, :, j]
+                    x[j], n_regions, n_years, ship, power, survive, stock, te[:, :, :, j], tc[:, :, :, j], tw[:, :, :, :, j], ta[:, :, j]
                 )  # fmt: skip
                 if weighted:
                     llv[j] = _vintage_ll(ship, power, obs_src, obs_year, obs_form, obs_par)

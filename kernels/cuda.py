@@ -128,10 +128,11 @@ def project_kernel(x, n_regions, n_years, out_e, out_c, out_w, out_n):
     ship = cuda.local.array(MAX_YEARS, _f64)
     power = cuda.local.array(MAX_YEARS, _f64)
     survive = cuda.local.array(MAX_YEARS, _f64)
+    stock = cuda.local.array(MAX_YEARS, _f64)
     s = cuda.grid(1)
     stride = cuda.gridsize(1)
     while s < x.shape[0]:
-        _project_scenario(x[s], n_regions, n_years, ship, power, survive, out_e[s], out_c[s], out_w[s], out_n[s])
+        _project_scenario(x[s], n_regions, n_years, ship, power, survive, stock, out_e[s], out_c[s], out_w[s], out_n[s])
         s += stride
 
 
@@ -144,12 +145,13 @@ def sample_project_kernel(seed, start, kinds, params, keys, corr_index, factor, 
     ship = cuda.local.array(MAX_YEARS, _f64)
     power = cuda.local.array(MAX_YEARS, _f64)
     survive = cuda.local.array(MAX_YEARS, _f64)
+    stock = cuda.local.array(MAX_YEARS, _f64)
     s = cuda.grid(1)
     stride = cuda.gridsize(1)
     while s < x.shape[0]:
         row = x[s]
         _sample_scenario(seed, start + s, kinds, params, keys, corr_index, factor, z, row)
-        _project_scenario(row, n_regions, n_years, ship, power, survive, out_e[s], out_c[s], out_w[s], out_n[s])
+        _project_scenario(row, n_regions, n_years, ship, power, survive, stock, out_e[s], out_c[s], out_w[s], out_n[s])
         s += stride
 
 

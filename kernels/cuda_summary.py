@@ -111,12 +111,13 @@ def sample_project_ll_kernel(seed, start, kinds, params, keys, corr_index, facto
     ship = cuda.local.array(MAX_YEARS, _f64)
     power = cuda.local.array(MAX_YEARS, _f64)
     survive = cuda.local.array(MAX_YEARS, _f64)
+    stock = cuda.local.array(MAX_YEARS, _f64)
     s = cuda.grid(1)
     stride = cuda.gridsize(1)
     while s < x.shape[0]:
         row = x[s]
         _sample_scenario(seed, start + s, kinds, params, keys, corr_index, factor, z, row)
-        _project_scenario(row, n_regions, n_years, ship, power, survive, out_e[s], out_c[s], out_w[s], out_n[s])
+        _project_scenario(row, n_regions, n_years, ship, power, survive, stock, out_e[s], out_c[s], out_w[s], out_n[s])
         ll[s] = _vintage_ll(ship, power, obs_src, obs_year, obs_form, obs_par)
         s += stride
 

@@ -29,10 +29,9 @@ belongs beside the equations that read it.
 
 from __future__ import annotations
 
-import math
-
 from kernels._target import kernel
 from kernels.deployment import CAP_START_YEAR, deployment_cap, retired_power
+from kernels.elementary import vec_exp
 from kernels.survival import in_service_fraction, stock_hazard, preexisting_in_service_at, weibull_scale, weibull_survival
 
 BASE_YEAR = 2022  # [yr] calibration anchor: the base-year total is an input
@@ -181,13 +180,20 @@ def adoption_growth(year, g0, ginf, tau):
     ``g0`` [1/yr] is the growth of the first projected year (2024), ``ginf`` [1/yr] the
     long-run rate, ``tau`` [yr] the e-folding time of the decay from one to the other.
     """
-    return ginf + (g0 - ginf) * math.exp(-(year - FIRST_GROWTH_YEAR) / tau)
+    return ginf + (g0 - ginf) * vec_exp(-(year - FIRST_GROWTH_YEAR) / tau)
+
+
+@kernel
+def demand_factor(growth, shock_sd, z):
+    """Year-on-year factor of accelerator demand [-]: (1 + g)·exp(σz − σ²/2), growth ``g`` [1/yr]
+    with a mean-one lognormal shock of log-sd ``shock_sd`` and standard-normal draw ``z``."""
+    return (1.0 + growth) * vec_exp(shock_sd * z - 0.5 * shock_sd * shock_sd)
 
 
 @kernel
 def shipments_next(previous, growth, shock_sd, z):
-    """Shipments of the next year [M]: S(t−1)·(1+g)·exp(σz − σ²/2), a mean-one lognormal shock."""
-    return previous * (1.0 + growth) * math.exp(shock_sd * z - 0.5 * shock_sd * shock_sd)
+    """Shipments of the next year [M]: S(t−1)·(1+g)·exp(σz − σ²/2) (:func:`demand_factor`)."""
+    return previous * demand_factor(growth, shock_sd, z)
 
 
 # --------------------------------------------------------------------------- power
@@ -353,9 +359,19 @@ def fill_vintages(x, n_regions, n_years, ship, power, scratch):
     """
     custom = x[I_CUSTOM]
     scale = weibull_scale(x[I_LIFE], x[I_SHAPE])
-    shock0 = N_GLOBAL + N_REGIONAL * n_regions
+    shape = x[I_SHAPE]
+    g0 = x[I_G0]
+    ginf = x[I_GINF]
+    tau = x[I_TAU]
+    shock_sd = x[I_SHOCK_SD]
+    shock0 = N_GLOBAL + N_REGIONAL * n_regions - FIRST_GROWTH_YEAR
+    # The exponentials and powers first, each in a loop of its own with no carried dependency,
+    # which the compiler vectorises (kernels.elementary); the recurrences below only multiply.
     for k in range(n_years):
-        scratch[k] = weibull_survival(float(k + 1) - 0.5, scale, x[I_SHAPE])  # age k + 1/2, as retired_power reads it
+        scratch[k] = weibull_survival(float(k + 1) - 0.5, scale, shape)  # age k + 1/2, as retired_power reads it
+    for i in range(FIRST_GROWTH_YEAR - BASE_YEAR, n_years):
+        year = BASE_YEAR + i  # ship[i] holds the year's demand factor until the recurrence reaches it
+        ship[i] = demand_factor(adoption_growth(year, g0, ginf, tau), shock_sd, x[shock0 + year])
     demand = 0.0
     for i in range(n_years):
         year = BASE_YEAR + i
@@ -365,8 +381,7 @@ def fill_vintages(x, n_regions, n_years, ship, power, scratch):
         elif year < FIRST_GROWTH_YEAR:
             demand = x[I_SHIP_2023] * custom
         else:
-            g = adoption_growth(year, x[I_G0], x[I_GINF], x[I_TAU])
-            demand = shipments_next(demand, g, x[I_SHOCK_SD], x[shock0 + year - FIRST_GROWTH_YEAR])
+            demand = demand * ship[i]  # = shipments_next(demand, g(year), σ, z_year)
         ship[i] = demand
         if year >= CAP_START_YEAR:
             retired = retired_power(i, ship, power, scratch)
@@ -375,7 +390,7 @@ def fill_vintages(x, n_regions, n_years, ship, power, scratch):
 
 
 @kernel
-def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, out_w, out_n):
+def project_scenario(x, n_regions, n_years, ship, power, survive, stock, out_e, out_c, out_w, out_n):
     """Evaluate one scenario.
 
     Parameters
@@ -384,8 +399,9 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
         The scenario's sampled inputs (layout in the module docstring).
     n_regions, n_years : int
         Regions and years (from BASE_YEAR) in the cube.
-    ship, power, survive : float64[n_years]
-        Scratch space (shipments [M], power [W] per vintage, in-service fraction per age).
+    ship, power, survive, stock : float64[n_years]
+        Scratch space (shipments [M], power [W] per vintage, in-service fraction per age, the
+        pre-base stock in service [M] per year).
     out_e, out_c : [n_years, n_regions, N_COMPONENTS]
         Electricity [TWh] and carbon [Mt CO2], written.
     out_w : [n_years, n_regions, N_COMPONENTS, 2]
@@ -396,10 +412,11 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
     scale = weibull_scale(x[I_LIFE], x[I_SHAPE])
     shape = x[I_SHAPE]
     fill_vintages(x, n_regions, n_years, ship, power, survive)  # survive: its scratch until it is filled below
-    for i in range(n_years):
-        survive[i] = in_service_fraction(float(i), scale, shape)
-
     hazard = stock_hazard(x[I_PRE_AGE], scale, shape)
+    for i in range(n_years):  # the powers and exponentials, in a loop that vectorises (see fill_vintages)
+        survive[i] = in_service_fraction(float(i), scale, shape)
+        stock[i] = preexisting_in_service_at(x[I_PRE_STOCK], x[I_PRE_AGE], hazard, float(i), scale, shape)
+
     acc_sum = regional_weight_sum(x, R_ACC_SHARE, n_regions)
     conv_sum = regional_weight_sum(x, R_CONV_SHARE, n_regions)
     crypto_sum = regional_weight_sum(x, R_CRYPTO_SHARE, n_regions)
@@ -414,7 +431,6 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
     ci_left = 1.0
     for i in range(n_years):
         year = BASE_YEAR + i
-        dt = float(i)
         if i > 0:
             crypto = crypto * (1.0 + crypto_growth(x[I_CRYPTO_G1], x[I_CRYPTO_G2], year))
             f_srv = next_factor(f_srv, x[I_G_SRV])
@@ -422,8 +438,7 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, out_e, out_c, 
             f_net = next_factor(f_net, x[I_G_NET])
             pue_left = next_factor(pue_left, -x[I_PUE_CONV])
             ci_left = next_factor(ci_left, -x[I_CI_DECLINE])
-        pre = preexisting_in_service_at(x[I_PRE_STOCK], x[I_PRE_AGE], hazard, dt, scale, shape)
-        old_uw, new_uw, units = fleet_units_watts(i, ship, power, survive, pre, x[I_PRE_POWER])
+        old_uw, new_uw, units = fleet_units_watts(i, ship, power, survive, stock[i], x[I_PRE_POWER])
         util = mean_utilisation(inference_share(year, x[I_SINF23], x[I_SINF30]), x[I_UINF], x[I_UTRAIN])
         e_old = accelerator_energy(old_uw, x[I_KSRV], util)
         e_new = accelerator_energy(new_uw, x[I_KSRV], util)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from kernels._target import kernel
+from kernels.elementary import vec_exp, vec_pow
 
 
 @kernel
@@ -22,7 +23,7 @@ def weibull_survival(age, scale, shape):
     """Fraction of a vintage still in service at ``age`` [yr]: exp(−(age/λ)^k); 1 for age ≤ 0."""
     if age <= 0.0:
         return 1.0
-    return math.exp(-((age / scale) ** shape))
+    return vec_exp(-vec_pow(age / scale, shape))
 
 
 @kernel
@@ -54,7 +55,7 @@ def stock_hazard(mean_age, scale, shape):
     """(mean_age/λ)^k [-], the cumulative hazard of the pre-base stock at its mean age (0 if new)."""
     if mean_age <= 0.0:
         return 0.0
-    return (mean_age / scale) ** shape
+    return vec_pow(mean_age / scale, shape)
 
 
 @kernel
@@ -62,6 +63,7 @@ def preexisting_in_service_at(stock, mean_age, hazard, years_since_base, scale, 
     """:func:`preexisting_in_service` given ``hazard`` = :func:`stock_hazard` (the same every year
     of a scenario, so the model computes that power once instead of once per year)."""
     age = mean_age + years_since_base + 0.5
-    if mean_age <= 0.0:
-        return stock * weibull_survival(age, scale, shape)
-    return stock * math.exp(hazard - (age / scale) ** shape)
+    # One expression for both cases, so that a loop over years vectorises without evaluating
+    # two: a new stock (mean_age ≤ 0) has hazard 0, and exp(0 − (age/λ)^k) is weibull_survival
+    # (1 for age ≤ 0, as there).
+    return stock * vec_exp(hazard - vec_pow(max(age, 0.0) / scale, shape))

@@ -24,7 +24,7 @@ import math
 import numba
 import numpy as np
 
-from kernels import distributions, likelihood, model, philox, sampling, special, summary
+from kernels import columns, distributions, likelihood, model, philox, sampling, special, summary
 from kernels._target import build
 from kernels.cpu_sampling import build_inlined, new_block_scratch, sample_block
 from kernels.summary import BIN_SKIP, SUB
@@ -274,7 +274,7 @@ def summarise_block(
     weighted = obs_src.shape[0] > 0
     n_in = kinds.shape[0]
     n_cells = cell_var.shape[0]
-    nc = model.N_COMPONENTS
+    nc = columns.N_COMPONENTS
     n_elem = n_years * n_regions * nc
     n_sub = (count + SUB - 1) // SUB
     for t in numba.prange(n_thr):

@@ -1,7 +1,7 @@
 """Deployment caps: how many accelerators the chip supply chain and the facility power built allow.
 
 Target-independent kernel arithmetic (see :mod:`kernels._target`), called by
-:func:`kernels.model.fill_vintages` from :data:`CAP_START_YEAR` on.  Counts in millions of
+:func:`kernels.vintages.fill_vintages` from :data:`CAP_START_YEAR` on.  Counts in millions of
 accelerators (M), power in W per accelerator or GW.
 """
 

@@ -55,7 +55,7 @@ def observed_form(form, current, previous):
 @kernel
 def vintage_log_likelihood(ship, power, obs_src, obs_year, obs_form, obs_par):
     """Sum of the terms of the shipment and accelerator-power observations, from one scenario's
-    deployments ``ship`` [M] and vintage power ``power`` [W] (:func:`kernels.model.fill_vintages`).
+    deployments ``ship`` [M] and vintage power ``power`` [W] (:func:`kernels.vintages.fill_vintages`).
     Accelerator power [GW] = ship [M] x power [W] / 1000."""
     ll = 0.0
     for i in range(obs_src.shape[0]):

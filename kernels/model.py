@@ -7,208 +7,66 @@ into its slices of the output arrays.
 Units are given in brackets.  Energies are in TWh, accelerator counts in millions of
 units (M), power in W, carbon intensity in g CO2/kWh, water intensity in L/kWh.
 
-Input layout
-------------
-A scenario is one row ``x`` of sampled inputs.  Its columns are, in order:
-
-1. the global inputs :data:`GLOBAL_INPUTS` (index constants ``I_<NAME>``);
-2. the regional inputs :data:`REGIONAL_INPUTS`, region-fastest:
-   column ``N_GLOBAL + k * n_regions + r`` holds regional input ``k`` for region ``r``;
-3. one standard-normal shipment shock per projected year from :data:`FIRST_GROWTH_YEAR`
-   to the horizon.
-
-:func:`engine.inputs.layout.build_layout` builds the same layout (names, units,
-distributions) on the host.
-
-The survival curves are in :mod:`kernels.survival`, the deployment caps in
-:mod:`kernels.deployment`; :func:`kernels._target.build` compiles them with this module
-(the kernel functions a module imports come with it).  What keeps this module above the
-house's ~400 lines is the input layout (the column constants the equations index), which
-belongs beside the equations that read it.
+The input layout (which column of a scenario row holds which input, the ``I_``/``R_``/``C_``
+index constants) is in :mod:`kernels.columns`; the accelerator fleet by
+vintage (demand, deployments, rated power) in :mod:`kernels.vintages`, the survival curves in
+:mod:`kernels.survival`, the deployment caps in :mod:`kernels.deployment`.
+:func:`kernels._target.build` compiles them with this module (the kernel functions a module
+imports come with it).
 """
 
 from __future__ import annotations
 
-from kernels._target import kernel
-from kernels.deployment import CAP_START_YEAR, deployment_cap, retired_power
-from kernels.elementary import vec_exp
-from kernels.survival import in_service_fraction, stock_hazard, preexisting_in_service_at, weibull_scale, weibull_survival
+import math
 
-BASE_YEAR = 2022  # [yr] calibration anchor: the base-year total is an input
-FIRST_GROWTH_YEAR = 2024  # [yr] first year whose shipments follow the growth law
-NEW_SITE_VINTAGE = 2023  # [yr] accelerators from this vintage on run in new AI sites (PUE_ai)
+from kernels._target import kernel
+from kernels.columns import (
+    BASE_YEAR,
+    C_ACC,
+    C_CRYPTO,
+    C_INFRA,
+    C_NET,
+    C_SRV,
+    C_STO,
+    I_CI_DECLINE,
+    I_CRYPTO_2022,
+    I_CRYPTO_G1,
+    I_CRYPTO_G2,
+    I_G_NET,
+    I_G_SRV,
+    I_G_STO,
+    I_KSRV,
+    I_LIFE,
+    I_NETWORK_SH,
+    I_PRE_AGE,
+    I_PRE_POWER,
+    I_PRE_STOCK,
+    I_PUE_AI,
+    I_PUE_CONV,
+    I_PUE_FLOOR,
+    I_SHAPE,
+    I_SINF23,
+    I_SINF30,
+    I_STORAGE_SH,
+    I_TOTAL_2022,
+    I_UINF,
+    I_UTRAIN,
+    I_WI,
+    I_WUE,
+    N_GLOBAL,
+    R_ACC_SHARE,
+    R_CI,
+    R_CONV_SHARE,
+    R_CRYPTO_SHARE,
+    R_PUE,
+)  # fmt: skip
+from kernels.survival import LOG_WHOLE_AGES, preexisting_in_service_at, stock_hazard, survival_at_log_age, weibull_scale
+from kernels.vintages import deploy_vintages, fleet_units_watts
+
 INFERENCE_RAMP_START = 2023  # [yr] inference share = inference_share_2023 up to this year
 INFERENCE_RAMP_END = 2030  # [yr] ... and inference_share_2030 from this year on
 CRYPTO_BREAK_YEAR = 2026  # [yr] crypto grows at crypto_growth_to_2026 up to this year
 HOURS_PER_YEAR = 8760.0  # [h]
-POWER_ERA_2023 = 2023  # [yr] first vintage of the H100/H200 generation
-POWER_ERA_2025 = 2025  # [yr] first vintage of the B200 generation
-
-GLOBAL_INPUTS = (
-    "total_2022",
-    "crypto_2022",
-    "crypto_growth_to_2026",
-    "crypto_growth_after_2026",
-    "shipments_2022",
-    "shipments_2023",
-    "shipments_growth_initial",
-    "shipments_growth_longrun",
-    "shipments_growth_decay",
-    "shipments_shock_sd",
-    "custom_accelerator_factor",
-    "preexisting_stock",
-    "preexisting_age",
-    "preexisting_power",
-    "lifetime_mean",
-    "lifetime_shape",
-    "power_2022",
-    "power_2023",
-    "power_2025",
-    "power_growth",
-    "server_overhead",
-    "inference_share_2023",
-    "inference_share_2030",
-    "utilisation_inference",
-    "utilisation_training",
-    "storage_share_2022",
-    "network_share_2022",
-    "server_growth",
-    "storage_growth",
-    "network_growth",
-    "pue_floor",
-    "pue_convergence",
-    "pue_ai",
-    "wue",
-    "water_intensity_generation",
-    "carbon_intensity_decline",
-    "supply_power_2025",
-    "supply_growth",
-    "buildout_power_2025",
-    "buildout_growth",
-)
-REGIONAL_INPUTS = (
-    "accelerator_share",
-    "conventional_share_2022",
-    "crypto_share",
-    "pue_2022",
-    "carbon_intensity_2022",
-)
-COMPONENTS = (
-    "accelerated_servers",
-    "conventional_servers",
-    "storage",
-    "network",
-    "infrastructure",
-    "crypto",
-)
-WATER_SOURCES = ("onsite", "offsite")
-
-N_GLOBAL = len(GLOBAL_INPUTS)
-N_REGIONAL = len(REGIONAL_INPUTS)
-N_COMPONENTS = len(COMPONENTS)
-
-I_TOTAL_2022 = 0
-I_CRYPTO_2022 = 1
-I_CRYPTO_G1 = 2
-I_CRYPTO_G2 = 3
-I_SHIP_2022 = 4
-I_SHIP_2023 = 5
-I_G0 = 6
-I_GINF = 7
-I_TAU = 8
-I_SHOCK_SD = 9
-I_CUSTOM = 10
-I_PRE_STOCK = 11
-I_PRE_AGE = 12
-I_PRE_POWER = 13
-I_LIFE = 14
-I_SHAPE = 15
-I_P22 = 16
-I_P23 = 17
-I_P25 = 18
-I_PGROWTH = 19
-I_KSRV = 20
-I_SINF23 = 21
-I_SINF30 = 22
-I_UINF = 23
-I_UTRAIN = 24
-I_STORAGE_SH = 25
-I_NETWORK_SH = 26
-I_G_SRV = 27
-I_G_STO = 28
-I_G_NET = 29
-I_PUE_FLOOR = 30
-I_PUE_CONV = 31
-I_PUE_AI = 32
-I_WUE = 33
-I_WI = 34
-I_CI_DECLINE = 35
-I_SUPPLY = 36
-I_SUPPLY_G = 37
-I_BUILD = 38
-I_BUILD_G = 39
-
-R_ACC_SHARE = 0
-R_CONV_SHARE = 1
-R_CRYPTO_SHARE = 2
-R_PUE = 3
-R_CI = 4
-
-C_ACC = 0
-C_SRV = 1
-C_STO = 2
-C_NET = 3
-C_INFRA = 4
-C_CRYPTO = 5
-
-
-def n_shock_inputs(n_years):
-    """Number of shipment-shock inputs for a horizon of ``n_years`` years from BASE_YEAR."""
-    return max(0, BASE_YEAR + n_years - FIRST_GROWTH_YEAR)
-
-
-def n_inputs(n_regions, n_years):
-    """Total number of input columns for ``n_regions`` regions and ``n_years`` years."""
-    return N_GLOBAL + N_REGIONAL * n_regions + n_shock_inputs(n_years)
-
-
-# --------------------------------------------------------------------------- shipments
-@kernel
-def adoption_growth(year, g0, ginf, tau):
-    """Shipment growth rate g(t) [1/yr]: g∞ + (g0 − g∞)·exp(−(t − 2024)/τ).
-
-    ``g0`` [1/yr] is the growth of the first projected year (2024), ``ginf`` [1/yr] the
-    long-run rate, ``tau`` [yr] the e-folding time of the decay from one to the other.
-    """
-    return ginf + (g0 - ginf) * vec_exp(-(year - FIRST_GROWTH_YEAR) / tau)
-
-
-@kernel
-def demand_factor(growth, shock_sd, z):
-    """Year-on-year factor of accelerator demand [-]: (1 + g)·exp(σz − σ²/2), growth ``g`` [1/yr]
-    with a mean-one lognormal shock of log-sd ``shock_sd`` and standard-normal draw ``z``."""
-    return (1.0 + growth) * vec_exp(shock_sd * z - 0.5 * shock_sd * shock_sd)
-
-
-@kernel
-def shipments_next(previous, growth, shock_sd, z):
-    """Shipments of the next year [M]: S(t−1)·(1+g)·exp(σz − σ²/2) (:func:`demand_factor`)."""
-    return previous * demand_factor(growth, shock_sd, z)
-
-
-# --------------------------------------------------------------------------- power
-@kernel
-def vintage_power(vintage, p2022, p2023, p2025, growth):
-    """Rated power [W] of an average accelerator of ``vintage``.
-
-    A100 era up to 2022 (``p2022``), H100/H200 era 2023–2024 (``p2023``), B200 era from 2025
-    (``p2025``) rising by ``growth`` [1/yr] per later vintage.
-    """
-    if vintage < POWER_ERA_2023:
-        return p2022
-    if vintage < POWER_ERA_2025:
-        return p2023
-    return p2025 * (1.0 + growth) ** (vintage - POWER_ERA_2025)
 
 
 @kernel
@@ -322,74 +180,6 @@ def regional_weight_sum(x, k, n_regions):
 
 
 @kernel
-def fleet_units_watts(year_index, ship, power, survive, pre_units, pre_power):
-    """Σ N·P [M·W] in year index ``year_index``, split into (old sites, new AI sites).
-
-    Old sites hold the pre-base stock and vintages before NEW_SITE_VINTAGE; also returns the
-    year-average accelerator count [M].
-    """
-    old = pre_units * pre_power
-    new = 0.0
-    units = pre_units
-    for v in range(year_index + 1):
-        n_v = ship[v] * survive[year_index - v]
-        units += n_v
-        if BASE_YEAR + v < NEW_SITE_VINTAGE:
-            old += n_v * power[v]
-        else:
-            new += n_v * power[v]
-    return old, new, units
-
-
-@kernel
-def fill_vintages(x, n_regions, n_years, ship, power, scratch):
-    """Each vintage's deployments ``ship`` [M] (custom accelerators included) and rated power
-    ``power`` [W per accelerator], years BASE_YEAR .. BASE_YEAR + n_years - 1 (written;
-    ``scratch`` [n_years] is overwritten with the survival at ages ½, 1½, ...).  The vintages
-    of the first ``m`` years depend on nothing later, so ``n_years = m`` gives them alone.
-
-    Demand follows the growth law (:func:`adoption_growth`, :func:`shipments_next`); from
-    :data:`CAP_START_YEAR` the deployments are the demand or the tighter of the supply and
-    build-out caps (:func:`deployment_cap`; the build-out counts the halls freed by retirements),
-    whichever is less.  Demand keeps its own path, so
-    a capped year's unmet demand neither vanishes nor compounds the deployments.
-
-    The observables ``shipments`` and ``accelerator_power`` of :mod:`engine.conditioning`
-    are read from here, so conditioning sees the same deployments as the projection.
-    """
-    custom = x[I_CUSTOM]
-    scale = weibull_scale(x[I_LIFE], x[I_SHAPE])
-    shape = x[I_SHAPE]
-    g0 = x[I_G0]
-    ginf = x[I_GINF]
-    tau = x[I_TAU]
-    shock_sd = x[I_SHOCK_SD]
-    shock0 = N_GLOBAL + N_REGIONAL * n_regions - FIRST_GROWTH_YEAR
-    # The exponentials and powers first, each in a loop of its own with no carried dependency,
-    # which the compiler vectorises (kernels.elementary); the recurrences below only multiply.
-    for k in range(n_years):
-        scratch[k] = weibull_survival(float(k + 1) - 0.5, scale, shape)  # age k + 1/2, as retired_power reads it
-    for i in range(FIRST_GROWTH_YEAR - BASE_YEAR, n_years):
-        year = BASE_YEAR + i  # ship[i] holds the year's demand factor until the recurrence reaches it
-        ship[i] = demand_factor(adoption_growth(year, g0, ginf, tau), shock_sd, x[shock0 + year])
-    demand = 0.0
-    for i in range(n_years):
-        year = BASE_YEAR + i
-        power[i] = vintage_power(year, x[I_P22], x[I_P23], x[I_P25], x[I_PGROWTH])
-        if i == 0:
-            demand = x[I_SHIP_2022] * custom
-        elif year < FIRST_GROWTH_YEAR:
-            demand = x[I_SHIP_2023] * custom
-        else:
-            demand = demand * ship[i]  # = shipments_next(demand, g(year), σ, z_year)
-        ship[i] = demand
-        if year >= CAP_START_YEAR:
-            retired = retired_power(i, ship, power, scratch)
-            cap = deployment_cap(year, power[i], x[I_KSRV], x[I_PUE_AI], x[I_SUPPLY], x[I_SUPPLY_G], x[I_BUILD], x[I_BUILD_G], retired)
-            ship[i] = min(demand, cap)
-
-
-@kernel
 def project_scenario(x, n_regions, n_years, ship, power, survive, stock, out_e, out_c, out_w, out_n):
     """Evaluate one scenario.
 
@@ -410,11 +200,16 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, stock, out_e, 
         Year-average installed accelerators [M], written.
     """
     scale = weibull_scale(x[I_LIFE], x[I_SHAPE])
+    log_scale = math.log(scale)
     shape = x[I_SHAPE]
-    fill_vintages(x, n_regions, n_years, ship, power, survive)  # survive: its scratch until it is filled below
+    deploy_vintages(x, n_regions, n_years, scale, log_scale, ship, power, survive)  # survive: its scratch until filled below
     hazard = stock_hazard(x[I_PRE_AGE], scale, shape)
-    for i in range(n_years):  # the powers and exponentials, in a loop that vectorises (see fill_vintages)
-        survive[i] = in_service_fraction(float(i), scale, shape)
+    # The powers and exponentials, in loops that vectorise (see deploy_vintages).  survive[i] is
+    # in_service_fraction(i): half a year of service at age 0, weibull_survival(i) after.
+    survive[0] = 0.5
+    for i in range(1, n_years):
+        survive[i] = survival_at_log_age(LOG_WHOLE_AGES[i], log_scale, shape)
+    for i in range(n_years):
         stock[i] = preexisting_in_service_at(x[I_PRE_STOCK], x[I_PRE_AGE], hazard, float(i), scale, shape)
 
     acc_sum = regional_weight_sum(x, R_ACC_SHARE, n_regions)
@@ -462,9 +257,7 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, stock, out_e, 
             e_srv = conv_share * servers
             e_sto = conv_share * storage
             e_net = conv_share * network
-            infra = (pue_r - 1.0) * (acc_share * e_old + e_srv + e_sto + e_net) + (
-                x[I_PUE_AI] - 1.0
-            ) * acc_share * e_new
+            infra = (pue_r - 1.0) * (acc_share * e_old + e_srv + e_sto + e_net) + (x[I_PUE_AI] - 1.0) * acc_share * e_new
             e_crypto = crypto * x[base_r + R_CRYPTO_SHARE * n_regions + r] / crypto_sum
             ci = carbon_intensity(x[base_r + R_CI * n_regions + r], ci_left)
             wue = x[I_WUE]

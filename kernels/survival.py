@@ -1,15 +1,24 @@
 """Survival of installed accelerators: Weibull retirement of each vintage and of the pre-base stock.
 
 Target-independent kernel arithmetic (see :mod:`kernels._target`), called by
-:mod:`kernels.model`.  Ages and lives in years; fractions dimensionless.
+:mod:`kernels.model` and :mod:`kernels.vintages`.  Ages and lives in years; fractions dimensionless.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from kernels._target import kernel
 from kernels.elementary import vec_exp, vec_pow
+
+TABULATED_AGES = 128  # [yr] ages 0 .. 127 in the tables below; a horizon of 2100 needs 79
+# ln(age) at the ages whose survival every scenario evaluates (whole years for the in-service
+# fractions, k + 1/2 for the retirements): the tables spare the model one logarithm per age,
+# 2 per projected year.  ln(0) = -inf gives a survival of exactly 1.
+LOG_WHOLE_AGES = np.array([-math.inf] + [math.log(k) for k in range(1, TABULATED_AGES)])
+LOG_HALF_AGES = np.array([math.log(k + 0.5) for k in range(TABULATED_AGES)])
 
 
 @kernel
@@ -24,6 +33,14 @@ def weibull_survival(age, scale, shape):
     if age <= 0.0:
         return 1.0
     return vec_exp(-vec_pow(age / scale, shape))
+
+
+@kernel
+def survival_at_log_age(log_age, log_scale, shape):
+    """:func:`weibull_survival` [-] from ``log_age`` = ln(age) and ``log_scale`` = ln(λ):
+    exp(−e^{k·(ln age − ln λ)}), the same value without a logarithm when ln(age) is tabulated
+    (:data:`LOG_WHOLE_AGES`, :data:`LOG_HALF_AGES`); 1 for ``log_age`` = −inf (age 0)."""
+    return vec_exp(-vec_exp(shape * (log_age - log_scale)))
 
 
 @kernel

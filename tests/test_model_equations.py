@@ -7,7 +7,7 @@ import math
 import numba
 import pytest
 
-from kernels import model
+from kernels import columns, model
 from kernels._target import build
 
 COMPILED = build(numba.njit, [model])
@@ -109,3 +109,57 @@ def test_carbon_and_water_unit_conversions(k):
     assert k.carbon_mt(100.0, 436.0) == pytest.approx(43.6, rel=1e-15)
     assert k.carbon_intensity(436.0, 0.98**2) == pytest.approx(436.0 * 0.98**2, rel=1e-15)
     assert k.water_gl(100.0, 2.0) == 200.0
+
+
+@pytest.mark.parametrize("scale,shape", [(4.0, 2.0), (6.5, 1.3), (3.0, 10.0), (50.0, 0.7)])
+def test_survival_from_tabulated_log_age_matches_weibull_survival(k, scale, shape):
+    """The model's survival tables use ln(age) from kernels.survival's tables: the same curve as
+    exp(−(age/λ)^k) computed directly (math), to a few ulp; age 0 survives exactly."""
+    from kernels.survival import LOG_HALF_AGES, LOG_WHOLE_AGES
+
+    log_scale = math.log(scale)
+    assert k.survival_at_log_age(LOG_WHOLE_AGES[0], log_scale, shape) == 1.0
+    for a in range(1, 80):
+        for age, log_age in ((float(a), LOG_WHOLE_AGES[a]), (a - 0.5, LOG_HALF_AGES[a - 1])):
+            hazard = (age / scale) ** shape
+            # the hazard h carries a relative rounding error of a few ulp either way, which moves
+            # exp(−h) by a relative h·(that error): the tolerance grows with h
+            rel = 1e-14 * (1.0 + hazard)
+            assert k.survival_at_log_age(log_age, log_scale, shape) == pytest.approx(math.exp(-hazard), rel=rel, abs=1e-300)
+
+
+def test_log_age_tables_cover_the_longest_horizon():
+    """The kernels index the ln(age) tables by year without a bounds check: the longest horizon the
+    config accepts (2100) must fit in them."""
+    from engine.config.schema import Years
+    from kernels.survival import LOG_HALF_AGES, LOG_WHOLE_AGES, TABULATED_AGES
+
+    longest = Years(end=2100).count
+    assert longest <= TABULATED_AGES == LOG_WHOLE_AGES.size == LOG_HALF_AGES.size
+    with pytest.raises(ValueError, match="beyond 2100"):
+        Years(end=2101)
+
+
+def test_uncapped_deployments_follow_adoption_growth(k):
+    """With caps that never bind, fill_vintages' deployments are the demand chain
+    S(t) = S(t−1)·(1 + g(t))·e^{σz − σ²/2} with g(t) = adoption_growth(t) evaluated directly
+    (fill_vintages advances e^{−(t−2024)/τ} as a running product instead)."""
+    import numpy as np
+
+    n_regions, n_years = 1, 30
+    x = np.zeros(columns.n_inputs(n_regions, n_years))
+    x[columns.I_SHIP_2022], x[columns.I_SHIP_2023], x[columns.I_CUSTOM] = 2.6, 3.85, 1.1
+    x[columns.I_G0], x[columns.I_GINF], x[columns.I_TAU], x[columns.I_SHOCK_SD] = 0.9, 0.05, 2.5, 0.15
+    x[columns.I_LIFE], x[columns.I_SHAPE] = 5.0, 2.0
+    x[columns.I_P22], x[columns.I_P23], x[columns.I_P25], x[columns.I_PGROWTH] = 330.0, 700.0, 1000.0, 0.04
+    x[columns.I_KSRV], x[columns.I_PUE_AI] = 1.5, 1.2
+    x[columns.I_SUPPLY], x[columns.I_BUILD] = 1e12, 1e12  # GW: no cap binds
+    shocks = np.linspace(-1.5, 2.0, n_years - 2)
+    x[columns.N_GLOBAL + columns.N_REGIONAL * n_regions :] = shocks
+    ship, power, scratch = np.empty(n_years), np.empty(n_years), np.empty(n_years)
+    k.fill_vintages(x, n_regions, n_years, ship, power, scratch)
+    expected = [2.6 * 1.1, 3.85 * 1.1]
+    for j, z in enumerate(shocks):
+        g = 0.05 + 0.85 * math.exp(-j / 2.5)
+        expected.append(expected[-1] * (1.0 + g) * math.exp(0.15 * z - 0.5 * 0.15**2))
+    np.testing.assert_allclose(ship, expected, rtol=1e-13)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from engine.backends import get_backend
 from engine.inputs.layout import build_layout
 from engine.output.variables import empty_arrays
-from kernels import model as m
+from kernels import columns as m
 
 
 @pytest.fixture(scope="module")

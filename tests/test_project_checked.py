@@ -16,7 +16,7 @@ from engine.errors import NonFiniteError
 from engine.inputs.layout import build_layout
 from engine.output.variables import empty_arrays
 from engine.stats.spec import build_summary_spec
-from kernels import cpu, model
+from kernels import columns, cpu
 
 N = 3 * cpu.THREAD_BLOCK + 17  # four blocks, the last one short
 
@@ -61,9 +61,9 @@ def test_every_block_reports_its_first_non_finite_scenario(setup, where):
     planted = [5, 2 * cpu.THREAD_BLOCK + 3, 2 * cpu.THREAD_BLOCK + 9, N - 1]
     for s in planted:
         if where == "input":
-            x[s, model.I_UTRAIN] = np.nan
+            x[s, columns.I_UTRAIN] = np.nan
         else:  # finite inputs whose output is not: every region's accelerator share 0 (0/0)
-            base = model.N_GLOBAL + model.R_ACC_SHARE * layout.n_regions
+            base = columns.N_GLOBAL + columns.R_ACC_SHARE * layout.n_regions
             x[s, base : base + layout.n_regions] = 0.0
     out = empty_arrays(layout, N, np.float32)
     first_bad = np.empty(4, dtype=np.int64)
@@ -88,7 +88,7 @@ def nan_input_backend(default_config):
         def sample_into(self, layout, seed, start, x):
             super().sample_into(layout, seed, start, x)
             if start <= 5000 < start + x.shape[0]:
-                x[5000 - start, model.I_KSRV] = np.nan
+                x[5000 - start, columns.I_KSRV] = np.nan
             return x
 
     yield "nan_input_test"

@@ -53,7 +53,7 @@ def test_model_indices_equal_salib_on_an_independent_evaluation(independent):
     from SALib.sample import sobol as sample
 
     from engine.reference.model import project
-    from kernels.model import COMPONENTS
+    from kernels.columns import COMPONENTS
     from kernels.sampling import COPULA_U_MAX, COPULA_U_MIN
 
     cfg, ds = independent

@@ -26,7 +26,7 @@ from engine.stats.spec import build_summary_spec, parse_threshold
 from engine.stats.state import SummaryState
 from kernels import cpu_summary as cs
 from kernels import summary as ks
-from kernels.model import COMPONENTS
+from kernels.columns import COMPONENTS
 from tests.conftest import DEFAULT_CONFIG
 
 N = 3 * BLOCK + 1234  # a ragged last block

@@ -1,6 +1,6 @@
 """Which limit binds: the demand of the growth law, the chip supply or the build-out, by year.
 
-From 2026 the model deploys the demand or the tighter of two caps (:func:`kernels.model.fill_vintages`).
+From 2026 the model deploys the demand or the tighter of two caps (:func:`kernels.vintages.fill_vintages`).
 :func:`binding` recomputes each scenario's demand and caps from its sampled inputs (with the
 NumPy reference, :func:`engine.reference.model.deployments`) and reports, per year, the
 (weighted) share of scenarios in each regime, over all scenarios and over the upper tail

@@ -26,7 +26,7 @@ import xarray as xr
 from engine.errors import AnalysisError
 from engine.output.variables import BOUNDARIES, VARIABLES
 from kernels.distributions import DIST_FIXED, N_PARAMS
-from kernels.model import COMPONENTS
+from kernels.columns import COMPONENTS
 from kernels.sampling import COPULA_U_MAX, COPULA_U_MIN
 
 __all__ = ["INDICES", "saltelli", "sobol_indices", "sobol_table"]

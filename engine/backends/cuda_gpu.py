@@ -120,7 +120,7 @@ class CudaBackend:
     def project_device(self, layout, x, dtype):
         """Evaluate the model on the device rows ``x``; returns the device output arrays
         (buffers reused by the next call, like :meth:`sample_device`'s)."""
-        from kernels.model import N_COMPONENTS
+        from kernels.columns import N_COMPONENTS
 
         count = x.shape[0]
         self._limits(layout)
@@ -184,7 +184,7 @@ class CudaBackend:
         """
         from engine.backends.host_summary import check_chunk
         from engine.stats.spec import MOMENT_BLOCK as BLOCK
-        from kernels.model import N_COMPONENTS
+        from kernels.columns import N_COMPONENTS
 
         check_chunk(start, count)
         weighted = spec.observations.weighted
@@ -224,7 +224,7 @@ class CudaBackend:
         installed accelerators) and, when ``obs`` (device observation tables) is given, each
         scenario's vintage log-likelihood [1] (``None`` otherwise).
         """
-        from kernels.model import N_COMPONENTS
+        from kernels.columns import N_COMPONENTS
 
         kc, ks = self._kc, self._ks
         kinds, params, keys, corr_index, factor = self.device_layout(layout)

@@ -26,7 +26,7 @@ from engine.config.observations import Observation, check_observations
 from engine.distributions import Distribution
 from engine.inputs.registry import input_names
 from engine.output.names import BOUNDARIES, VARIABLE_NAMES
-from kernels import model as m
+from kernels import columns as m
 
 __all__ = ["Config", "Years", "Correlation", "Threshold", "MAX_SEED"]
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import ConfigError
-from kernels import model as m
+from kernels import columns as m
 
 __all__ = ["Domain", "InputSpec", "INPUTS", "SHOCK", "input_names", "input_spec", "stable_key", "input_keys"]
 

@@ -3,7 +3,7 @@ checks thresholds against them; :mod:`engine.output.variables` gives them their 
 
 from __future__ import annotations
 
-from kernels import model as m
+from kernels import columns as m
 
 __all__ = ["VARIABLE_NAMES", "BOUNDARIES"]
 

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from engine.inputs.layout import Layout
-from kernels import model as m
+from kernels import columns as m
 
 __all__ = [
     "VARIABLES",

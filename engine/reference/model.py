@@ -2,7 +2,7 @@
 
 This is the code a careful analyst writes without numba: whole-array operations across
 scenarios, a Python loop over years, vintages and regions.  It shares no arithmetic with
-:mod:`kernels.model` (only the input layout constants), so agreement between the two
+:mod:`kernels.columns` (only the input layout constants), so agreement between the two
 backends is a real check of both.  The benchmarks use it as the baseline.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from kernels import model as m
+from kernels import columns as m
 
 __all__ = ["project"]
 
@@ -89,7 +89,7 @@ def project(x: np.ndarray, n_regions: int, n_years: int, dtype=np.float64) -> di
     Parameters
     ----------
     x : float64[n, n_inputs]
-        Sampled inputs, layout as in :mod:`kernels.model`.
+        Sampled inputs, layout as in :mod:`kernels.columns`.
     n_regions, n_years : int
         Regions and years (from 2022) in the cube.
     dtype : numpy dtype

@@ -14,7 +14,7 @@ import numpy as np
 from engine.output.variables import BOUNDARIES
 from engine.stats.labels import threshold_coords  # noqa: F401 (the cube uses the summary's threshold labels)
 from engine.stats.spec import ThresholdSpec
-from kernels import model as m
+from kernels import columns as m
 
 __all__ = ["count_exceeding", "count_clipped_conventional", "threshold_coords", "threshold_data_vars", "CLIP_TEXT"]
 

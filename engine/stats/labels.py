@@ -34,7 +34,7 @@ from engine.output.variables import BOUNDARIES, SCENARIO_ATTRS, VARIABLES, YEAR_
 from engine.stats.quantiles import QUANTILE_REL_ERROR
 from engine.stats.spec import MOMENT_BLOCK, SummarySpec
 from engine.stats.state import SummaryState
-from kernels import model as m
+from kernels import columns as m
 from kernels import summary as ks
 from kernels.likelihood import WEIGHT_SCALE
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.output.names import BOUNDARIES
 from engine.output.variables import effective_inputs, empty_arrays
-from kernels import model as m
+from kernels import columns as m
 
 __all__ = ["KEEP_SAMPLE", "sample_part", "sample_data_vars", "SAMPLE_BLOCK"]
 

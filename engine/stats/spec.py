@@ -39,7 +39,7 @@ import numpy as np
 from engine.conditioning.tables import ObservationTables, build_tables, no_observations
 from engine.errors import AnalysisError, RunError
 from engine.output.variables import BOUNDARIES
-from kernels import model as m
+from kernels import columns as m
 from kernels import summary as ks
 
 __all__ = [

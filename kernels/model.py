@@ -202,7 +202,7 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, stock, out_e, 
     scale = weibull_scale(x[I_LIFE], x[I_SHAPE])
     log_scale = math.log(scale)
     shape = x[I_SHAPE]
-    deploy_vintages(x, n_regions, n_years, scale, log_scale, ship, power, survive)  # survive: its scratch until filled below
+    deploy_vintages(x, n_regions, n_years, log_scale, ship, power, survive)  # survive: its scratch until filled below
     hazard = stock_hazard(x[I_PRE_AGE], scale, shape)
     # The powers and exponentials, in loops that vectorise (see deploy_vintages).  survive[i] is
     # in_service_fraction(i): half a year of service at age 0, weibull_survival(i) after.

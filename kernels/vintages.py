@@ -108,17 +108,17 @@ def fill_vintages(x, n_regions, n_years, ship, power, scratch):
     """Each vintage's deployments ``ship`` [M] and rated power ``power`` [W]: :func:`deploy_vintages`
     with the scenario's Weibull scale."""
     scale = weibull_scale(x[I_LIFE], x[I_SHAPE])
-    deploy_vintages(x, n_regions, n_years, scale, math.log(scale), ship, power, scratch)
+    deploy_vintages(x, n_regions, n_years, math.log(scale), ship, power, scratch)
 
 
 @kernel
-def deploy_vintages(x, n_regions, n_years, scale, log_scale, ship, power, scratch):
+def deploy_vintages(x, n_regions, n_years, log_scale, ship, power, scratch):
     """Each vintage's deployments ``ship`` [M] (custom accelerators included) and rated power
     ``power`` [W per accelerator], years BASE_YEAR .. BASE_YEAR + n_years - 1 (written;
     ``scratch`` [n_years] is overwritten with the survival at ages ½, 1½, ...).  The vintages
     of the first ``m`` years depend on nothing later, so ``n_years = m`` gives them alone.
-    ``scale`` [yr] is the scenario's Weibull scale (:func:`weibull_scale`), ``log_scale`` its
-    logarithm, passed in by a caller that needs them too.
+    ``log_scale`` is ln(λ) of the scenario's Weibull scale λ [yr] (:func:`weibull_scale`), passed
+    in by a caller that needs λ too.
 
     Demand follows the growth law (:func:`adoption_growth`, :func:`shipments_next`); from
     :data:`CAP_START_YEAR` the deployments are the demand or the tighter of the supply and

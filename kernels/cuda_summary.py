@@ -153,7 +153,7 @@ def _subblock_weight(wq, lo, hi):
 def _block_weight(wq, lo, hi):
     """The weight [1] of the block of scenarios ``lo .. hi-1`` as the moment fold adds it: the
     weights of its sub-blocks of :data:`kernels.summary.SUB` scenarios, summed in sub-block
-    order (the CPU's ``ordered_sum`` of its sub-block weights)."""
+    order (``kernels.cpu_merge.ordered_sum`` of the CPU's sub-block weights)."""
     total = 0.0
     for q0 in range(lo, hi, _SUB):
         q1 = q0 + _SUB

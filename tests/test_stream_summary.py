@@ -24,6 +24,7 @@ from engine.stats.spec import MOMENT_BLOCK as BLOCK
 from engine.stats.spec import SUMMARY_QUANTILES as QUANTILES
 from engine.stats.spec import build_summary_spec, parse_threshold
 from engine.stats.state import SummaryState
+from kernels import cpu_merge
 from kernels import cpu_summary as cs
 from kernels import summary as ks
 from kernels.columns import COMPONENTS
@@ -115,7 +116,7 @@ def _accumulate(values: np.ndarray, block: int = BLOCK):
         )  # fmt: skip
         block_n[b] = v.shape[0]
     mom = np.zeros(1), np.zeros(1), np.zeros(1)
-    cs.fold_moments(*mom, block_n, bmean, bm2)
+    cpu_merge.fold_moments(*mom, block_n, bmean, bm2)
     return hist[0], vmin[0], vmax[0], mom, thr[0], bad[0]
 
 

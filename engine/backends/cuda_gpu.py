@@ -314,7 +314,7 @@ class _DeviceStats:
     def chunk_summary(self, start: int, count: int, block: int):
         """The :class:`engine.stats.state.ChunkSummary` of the statistics (copied to the host)."""
         from engine.stats.state import ChunkSummary
-        from kernels.cpu_summary import ragged_bins
+        from kernels.cpu_merge import ragged_bins
 
         vmin, vmax = self.vmin.copy_to_host(), self.vmax.copy_to_host()
         lo, ln, counts = ragged_bins(self.hist.copy_to_host(), vmin, vmax)

@@ -54,7 +54,8 @@ def array_block(backend, layout, spec, seed, s0, n, tables, scratch, stats, buf)
 def summarise_on_host(backend, layout, spec, seed: int, start: int, count: int, block: BlockFn, needs_buffer: bool) -> ChunkSummary:
     """The :class:`ChunkSummary` of scenarios ``start .. start+count-1``, block by block with ``block``."""
     from kernels.cpu_likelihood import weight_sums
-    from kernels.cpu_summary import SUB, clear_ragged, new_scratch, ordered_sum, ragged_bins
+    from kernels.cpu_merge import clear_ragged, ordered_sum, ragged_bins
+    from kernels.cpu_summary import SUB, new_scratch
     from kernels.summary import HIST_BINS
 
     check_chunk(start, count)

@@ -76,7 +76,7 @@ class SummaryState:
 
     def add(self, part: ChunkSummary) -> None:
         """Merge the next chunk; chunks must arrive in scenario order (the caller buffers)."""
-        from kernels.cpu_summary import add_ragged, fold_moments
+        from kernels.cpu_merge import add_ragged, fold_moments
 
         if part.start != self.done:
             raise RuntimeError(f"summary chunks out of order: expected scenario {self.done}, got {part.start}")
@@ -99,7 +99,7 @@ class SummaryState:
 
     def save(self, path: Path) -> None:
         """Write the state atomically to ``path`` (.npz, histograms stored over occupied bins only)."""
-        from kernels.cpu_summary import ragged_bins
+        from kernels.cpu_merge import ragged_bins
 
         lo, ln, counts = ragged_bins(self.hist, self.vmin, self.vmax)
         tmp = Path(path).with_suffix(".tmp.npz")
@@ -123,7 +123,7 @@ class SummaryState:
 
     @classmethod
     def load(cls, spec: SummarySpec, path: Path) -> SummaryState:
-        from kernels.cpu_summary import add_ragged
+        from kernels.cpu_merge import add_ragged
 
         with np.load(path) as f:
             st = cls(spec)
@@ -140,7 +140,7 @@ class SummaryState:
 
     def quantiles(self, levels=None) -> np.ndarray:
         """float64[cells, quantiles] read from the histograms, at ``levels`` (default: the spec's)."""
-        from kernels.cpu_summary import ragged_bins
+        from kernels.cpu_merge import ragged_bins
 
         q = np.array(self.spec.quantiles if levels is None else levels, dtype=np.float64)
         out = np.empty((self.spec.n_cells, q.size))

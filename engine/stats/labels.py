@@ -244,7 +244,7 @@ def summary_attrs(spec: SummarySpec) -> dict:
 
 def warnings_for(state: SummaryState) -> list[str]:
     """Cells whose reported quantiles fall outside the histogram's accurate range."""
-    qs, qse = state.quantiles(), state.quantile_standard_errors()
+    qs = state.quantiles()
     above = np.nonzero((qs >= 2.0**ks.HIST_EXP_HI).any(axis=1))[0]
     negative = np.nonzero(state.vmin < 0)[0]
     out = []

@@ -14,23 +14,10 @@ import numpy as np
 
 from kernels import summary as ks
 
-__all__ = ["QUANTILE_REL_ERROR", "Z95", "estimate_quantiles", "estimate_weighted_quantiles"]
+__all__ = ["QUANTILE_REL_ERROR", "Z95", "estimate_quantiles", "estimate_weighted_quantiles", "ragged_estimates"]
 
 QUANTILE_REL_ERROR = 2.0**-ks.HIST_SUB_BITS
 Z95 = 1.959963984540054  # the standard normal's 97.5 % point (order-statistics intervals of quantiles)
-
-
-def _bin_edges(bins: np.ndarray, vmin: float, vmax: float) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper edges of histogram ``bins``, clipped to [vmin, vmax]."""
-    j = bins - 1
-    lower = np.ldexp(1.0 + (j % ks.HIST_PER_OCTAVE) / ks.HIST_PER_OCTAVE, ks.HIST_EXP_LO + j // ks.HIST_PER_OCTAVE)
-    j1 = bins
-    upper = np.ldexp(1.0 + (j1 % ks.HIST_PER_OCTAVE) / ks.HIST_PER_OCTAVE, ks.HIST_EXP_LO + j1 // ks.HIST_PER_OCTAVE)
-    lower = np.where(bins == 0, vmin, lower)
-    upper = np.where(bins == 0, 2.0**ks.HIST_EXP_LO, upper)
-    lower = np.where(bins == ks.HIST_BINS - 1, 2.0**ks.HIST_EXP_HI, lower)
-    upper = np.where(bins == ks.HIST_BINS - 1, vmax, upper)
-    return np.clip(lower, vmin, vmax), np.clip(upper, vmin, vmax)
 
 
 def estimate_quantiles(counts: np.ndarray, first_bin: int, vmin: float, vmax: float, q: np.ndarray) -> np.ndarray:
@@ -39,23 +26,15 @@ def estimate_quantiles(counts: np.ndarray, first_bin: int, vmin: float, vmax: fl
     Order statistic ``i`` is placed at ``lower + (i - before + ½)/c·(upper - lower)`` in its bin
     (``c`` values, ``before`` values in earlier bins), the first and last at the exact min and
     max; quantile ``q`` interpolates linearly between order statistics ``⌊q(n−1)⌋`` and the next.
+    One cell of :func:`kernels.cpu_quantiles.ragged_quantiles`.
     """
-    q = np.asarray(q, dtype=np.float64)
-    cum = np.cumsum(counts)
-    n = int(cum[-1]) if cum.size else 0
-    if n == 0:
-        return np.full(q.shape, np.nan)
-    h = q * (n - 1)
-    j = np.floor(h).astype(np.int64)
-    frac = h - j
-    ranks = np.stack([j, np.minimum(j + 1, n - 1)])
-    b = np.searchsorted(cum, ranks, side="right")
-    c = counts[b]
-    before = cum[b] - c
-    lower, upper = _bin_edges(first_bin + b, vmin, vmax)
-    x = lower + (ranks - before + 0.5) / c * (upper - lower)
-    x = np.where(ranks == 0, vmin, np.where(ranks == n - 1, vmax, x))
-    return np.clip(x[0] + frac * (x[1] - x[0]), vmin, vmax)
+    from kernels.cpu_quantiles import ragged_quantiles
+
+    q, counts = np.atleast_1d(np.asarray(q, dtype=np.float64)), np.asarray(counts, dtype=np.int64)
+    out = np.empty((1, q.size))
+    lo, ln, lo_v, hi_v = _one_cell(first_bin, counts.size, vmin, vmax)
+    ragged_quantiles(lo, ln, counts, lo_v, hi_v, q, out)
+    return out[0]
 
 
 def estimate_weighted_quantiles(weights: np.ndarray, first_bin: int, vmin: float, vmax: float, q: np.ndarray) -> np.ndarray:
@@ -65,19 +44,35 @@ def estimate_weighted_quantiles(weights: np.ndarray, first_bin: int, vmin: float
     reaches ``p W`` (:func:`engine.analysis.weighted.weighted_quantile`); it lies in the first
     bin where the cumulative weight reaches ``p W``, and the estimate interpolates linearly in
     weight across that bin (clipped to the exact min and max), so its error is at most the bin's
-    width, as for the unweighted estimate.
+    width, as for the unweighted estimate.  One cell of
+    :func:`kernels.cpu_quantiles.ragged_weighted_quantiles`.
     """
-    q = np.asarray(q, dtype=np.float64)
-    w = np.asarray(weights, dtype=np.float64)
-    cum = np.cumsum(w)
-    total = float(cum[-1]) if cum.size else 0.0
-    if total <= 0.0:
-        return np.full(q.shape, np.nan)
-    target = q * total
-    b = np.minimum(np.searchsorted(cum, target, side="left"), cum.size - 1)
-    b = np.where(q <= 0.0, np.argmax(w > 0), b)  # level 0: the first bin with weight
-    c = w[b]
-    before = cum[b] - c
-    lower, upper = _bin_edges(first_bin + b, vmin, vmax)
-    frac = np.clip(np.where(c > 0, (target - before) / np.where(c > 0, c, 1.0), 0.0), 0.0, 1.0)
-    return np.clip(lower + frac * (upper - lower), vmin, vmax)
+    from kernels.cpu_quantiles import ragged_weighted_quantiles
+
+    q, w = np.atleast_1d(np.asarray(q, dtype=np.float64)), np.asarray(weights, dtype=np.float64)
+    out = np.empty((1, q.size))
+    lo, ln, lo_v, hi_v = _one_cell(first_bin, w.size, vmin, vmax)
+    ragged_weighted_quantiles(lo, ln, w, lo_v, hi_v, q, out)
+    return out[0]
+
+
+def ragged_estimates(
+    lo: np.ndarray, length: np.ndarray, counts: np.ndarray, vmin: np.ndarray, vmax: np.ndarray, q: np.ndarray, weighted: bool
+) -> np.ndarray:
+    """float64 [cells, levels]: the quantiles ``q`` of every cell of a ragged histogram
+    (:func:`kernels.cpu_merge.ragged_bins`): :func:`estimate_weighted_quantiles` of each cell if
+    ``weighted`` (bins of quantised weights), else :func:`estimate_quantiles`, in one compiled call."""
+    from kernels.cpu_quantiles import ragged_quantiles, ragged_weighted_quantiles
+
+    q = np.atleast_1d(np.asarray(q, dtype=np.float64))
+    out = np.empty((lo.shape[0], q.size))
+    if weighted:
+        ragged_weighted_quantiles(lo, length, np.asarray(counts, dtype=np.float64), vmin, vmax, q, out)
+    else:
+        ragged_quantiles(lo, length, np.asarray(counts, dtype=np.int64), vmin, vmax, q, out)
+    return out
+
+
+def _one_cell(first_bin, size, vmin, vmax):
+    as_int = lambda v: np.array([v], dtype=np.int64)  # noqa: E731
+    return as_int(first_bin), as_int(size), np.array([vmin], dtype=np.float64), np.array([vmax], dtype=np.float64)

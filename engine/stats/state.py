@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.stats.quantiles import Z95, estimate_quantiles, estimate_weighted_quantiles
+from engine.stats.quantiles import Z95, ragged_estimates
 from engine.stats.spec import SummarySpec
 from kernels import summary as ks
 
@@ -143,13 +143,8 @@ class SummaryState:
         from kernels.cpu_merge import ragged_bins
 
         q = np.array(self.spec.quantiles if levels is None else levels, dtype=np.float64)
-        out = np.empty((self.spec.n_cells, q.size))
         lo, ln, counts = ragged_bins(self.hist, self.vmin, self.vmax)
-        ends = np.cumsum(ln)
-        estimate = estimate_weighted_quantiles if self.weighted else estimate_quantiles
-        for k in range(self.spec.n_cells):
-            out[k] = estimate(counts[ends[k] - ln[k] : ends[k]], int(lo[k]), self.vmin[k], self.vmax[k], q)
-        return out
+        return ragged_estimates(lo, ln, counts, self.vmin, self.vmax, q, self.weighted)
 
     def variance(self) -> np.ndarray:
         """float64[cells]: the unbiased variance over scenarios [the cell's units squared].

@@ -44,6 +44,11 @@ M = build_inlined([philox, special, distributions, model, sampling])
 _project_scenario = M.project_scenario
 _W_UNIT = 1.0 / likelihood.WEIGHT_SCALE
 
+#: The derived cells of a full sub-block are summed 8 columns at a time (:func:`_derive_full_subblock`).
+DERIVE_LANES = 8
+if SUB % DERIVE_LANES:
+    raise ImportError(f"kernels.summary.SUB = {SUB} must be a multiple of {DERIVE_LANES} (the derived cells' lanes)")
+
 
 class Scratch:
     """Reusable scratch space of one block of up to ``count`` scenarios (see :func:`new_scratch`)."""
@@ -210,7 +215,7 @@ def _derive_full_subblock(cell_var, cell_ptr, term_idx, tile):
             continue
         p0 = cell_ptr[k]
         p1 = cell_ptr[k + 1]
-        for j0 in range(0, SUB, 8):
+        for j0 in range(0, SUB, DERIVE_LANES):  # SUB % DERIVE_LANES == 0: checked at import
             a0 = 0.0
             a1 = 0.0
             a2 = 0.0

@@ -59,8 +59,15 @@ from kernels.columns import (
     R_CONV_SHARE,
     R_CRYPTO_SHARE,
     R_PUE,
-)  # fmt: skip
-from kernels.survival import LOG_WHOLE_AGES, preexisting_in_service_at, stock_hazard, survival_at_log_age, weibull_scale
+)
+from kernels.survival import (
+    FIRST_YEAR_IN_SERVICE,
+    LOG_WHOLE_AGES,
+    preexisting_in_service_at,
+    stock_hazard,
+    survival_at_log_age,
+    weibull_scale,
+)
 from kernels.vintages import deploy_vintages, fleet_units_watts
 
 INFERENCE_RAMP_START = 2023  # [yr] inference share = inference_share_2023 up to this year
@@ -206,7 +213,7 @@ def project_scenario(x, n_regions, n_years, ship, power, survive, stock, out_e, 
     hazard = stock_hazard(x[I_PRE_AGE], scale, shape)
     # The powers and exponentials, in loops that vectorise (see deploy_vintages).  survive[i] is
     # in_service_fraction(i): half a year of service at age 0, weibull_survival(i) after.
-    survive[0] = 0.5
+    survive[0] = FIRST_YEAR_IN_SERVICE  # the branch of in_service_fraction, taken out of the loop
     for i in range(1, n_years):
         survive[i] = survival_at_log_age(LOG_WHOLE_AGES[i], log_scale, shape)
     for i in range(n_years):

@@ -13,6 +13,9 @@ import numpy as np
 from kernels._target import kernel
 from kernels.elementary import vec_exp, vec_pow
 
+#: [-] the in-service fraction of a vintage in its first year (age 0): shipments arrive evenly
+#: through the year, so on average a new accelerator serves half of it.
+FIRST_YEAR_IN_SERVICE = 0.5
 TABULATED_AGES = 128  # [yr] ages 0 .. 127 in the tables below; a horizon of 2100 needs 79
 # ln(age) at the ages whose survival every scenario evaluates (whole years for the in-service
 # fractions, k + 1/2 for the retirements): the tables spare the model one logarithm per age,
@@ -51,7 +54,7 @@ def in_service_fraction(age, scale, shape):
     (age 0); from then on its mid-year age is ``age`` and the Weibull survival applies.
     """
     if age < 0.5:
-        return 0.5
+        return FIRST_YEAR_IN_SERVICE
     return weibull_survival(age, scale, shape)
 
 

@@ -110,6 +110,19 @@ def bin_only(tile, hist):  # the floor of the statistics: every cell's values bi
         for j in range(tile.shape[1]):
             hist[k, _bin(bits[k, j])] += 1
 
+_derive, _reduce = cs._derive_subblock, cs._reduce_subblock
+
+@numba.njit(cache=False)
+def derive_only(n_sub, cv, cp, ti, tile):  # the derived cells of every sub-block, from a tile in cache
+    for q in range(n_sub):
+        _derive(cs.SUB, cv, cp, ti, tile)
+
+@numba.njit(cache=False)
+def reduce_only(n_sub, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr, wf, sub_w, wq):
+    for q in range(n_sub):  # moments, min, max and bins of every sub-block, from a tile in cache
+        _reduce(q, cs.SUB, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr, False, wf, sub_w,
+                wq, 0)
+
 def best(f, clock, reps=7):
     f(); ts = []
     for _ in range(reps):
@@ -133,7 +146,17 @@ def summary_calls(c):
     tile = np.empty((k, n))
     cs._gather_elements(0, n, 0, *flat, *tables[:3], tile); cs._derive_cells(0, n, *tables[:3], tile)
     hist2 = np.zeros((k, HIST_BINS), np.int32)
-    return k, acc, fused, lambda: bin_only(tile, hist2)
+    bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr, wq, sub_w = scratch
+    n_sub = n // cs.SUB
+    one = np.ascontiguousarray(tile[:, : cs.SUB])  # one sub-block's tile, reused: in cache, as in the fused pass
+    phases = {{
+        "derived_cells": lambda: derive_only(n_sub, *tables[:3], one),
+        "subblock_reduction": lambda: reduce_only(n_sub, one, tables[3], tables[4], bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi,
+                                                  sub_thr, np.ones(cs.SUB), sub_w, wq),
+        "histogram_fold": lambda: cs._fold_cells(n, 0, tables[3], bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr, hist2,
+                                                 thr, bm, b2, lo, hi, bad, False, wq, sub_w),
+    }}
+    return k, acc, fused, lambda: bin_only(tile, hist2), phases
 
 prior = cfg.model_copy(update={{"observations": []}})
 calls = {{"prior": summary_calls(prior), "weighted": summary_calls(cfg)}}
@@ -143,11 +166,15 @@ for threads in (1, numba.get_num_threads()):
     clock = time.process_time if threads == 1 else time.perf_counter
     tag = "cpu_us_1thread" if threads == 1 else "wall_us_all_threads"
     r = res[tag] = {{"sample": best(lambda: be.sample(L, 1, 0, n), clock), "model": best(lambda: be.project(L, x, out), clock)}}
-    for mode, (k, acc, fused, floor) in calls.items():
+    for mode, (k, acc, fused, floor, _) in calls.items():
         r[mode] = {{"accumulate": best(acc, clock), "fused_summary": best(fused, clock)}}
         r[mode]["fused_over_sample_and_model"] = r[mode]["fused_summary"] / (r["sample"] + r["model"])
         r[mode]["statistics_ns_per_cell"] = (r[mode]["fused_summary"] - r["sample"] - r["model"]) * 1e3 / k
     r["bin_floor"] = best(calls["prior"][3], clock)
+    if threads == 1:  # where the prior statistics' time goes (the reduction and fold of the phases above)
+        ph = {{name: best(f, clock) * 1e3 / res["cells"] for name, f in calls["prior"][4].items()}}
+        ph["rest"] = r["prior"]["statistics_ns_per_cell"] - sum(ph.values())
+        r["prior"]["phases_ns_per_cell"] = ph
     r["bin_floor_ns_per_cell"] = r["bin_floor"] * 1e3 / res["cells"]
     for mode in calls:
         r[mode]["statistics_over_bin_floor"] = r[mode]["statistics_ns_per_cell"] / r["bin_floor_ns_per_cell"]
@@ -319,6 +346,15 @@ def markdown(res: dict) -> str:
                 f"{r['statistics_over_bin_floor']:.1f}× |"
             )
         lines.append("")
+        ph = c.get("prior", {}).get("phases_ns_per_cell")
+        if ph:
+            lines += [
+                "Where the prior statistics' time goes, ns per cell and scenario (each phase timed alone on one "
+                f"sub-block's tile in cache): derived cells {ph['derived_cells']:.2f}, sub-block moments, min, max and bins "
+                f"{ph['subblock_reduction']:.2f}, histogram fold {ph['histogram_fold']:.2f}; the rest, {ph['rest']:.2f}, is the "
+                "model writing its outputs into the cell-major tile and the loops around the phases.",
+                "",
+            ]
     if "full" in res:
         f = res["full"]
         lines += [

@@ -76,6 +76,15 @@ def _bin_reaching(cum, start, size, target):
 
 
 @numba.njit(cache=True)
+def _cell_starts(length):
+    """Where each cell's bins start in the concatenated ragged counts: the running sum of ``length``."""
+    starts = np.zeros(length.shape[0], dtype=np.int64)
+    for k in range(1, length.shape[0]):
+        starts[k] = starts[k - 1] + length[k - 1]
+    return starts
+
+
+@numba.njit(cache=True)
 def _order_statistic(counts, cum, start, size, first_bin, n, rank, vmin, vmax):
     """Order statistic ``rank`` (0-based) of the ``n`` values binned in one cell, placed by rank inside its bin."""
     b = _bin_above(cum, start, size, rank)
@@ -111,9 +120,7 @@ def ragged_quantiles(lo, length, counts, vmin, vmax, q, out):
     quantile at ``q`` interpolates linearly between statistics ``⌊q(n−1)⌋`` and the next.
     """
     n_cells = lo.shape[0]
-    starts = np.zeros(n_cells, dtype=np.int64)
-    for k in range(1, n_cells):
-        starts[k] = starts[k - 1] + length[k - 1]
+    starts = _cell_starts(length)
     cum = np.empty(counts.shape[0], dtype=np.int64)
     for k in numba.prange(n_cells):
         s, size = starts[k], length[k]
@@ -144,9 +151,7 @@ def ragged_weighted_quantiles(lo, length, weights, vmin, vmax, q, out):
     in weight across that bin, clipped to the exact min and max.  NaN for a cell with no weight.
     """
     n_cells = lo.shape[0]
-    starts = np.zeros(n_cells, dtype=np.int64)
-    for k in range(1, n_cells):
-        starts[k] = starts[k - 1] + length[k - 1]
+    starts = _cell_starts(length)
     cum = np.empty(weights.shape[0], dtype=np.float64)
     for k in numba.prange(n_cells):
         s, size = starts[k], length[k]

@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from engine.inputs.layout import Layout
+from engine.output.names import BOUNDARIES  # one definition (engine.output.names); re-exported with the metadata
 from kernels import columns as m
 
 __all__ = [
@@ -77,10 +78,6 @@ VARIABLES: dict[str, VariableSpec] = {
         "million units",
         "year-average accelerators in service (millions of units)",
     ),
-}
-BOUNDARIES = {
-    "incl_crypto": list(m.COMPONENTS),
-    "dc_only": [c for c in m.COMPONENTS if c != "crypto"],
 }
 BOUNDARY_TEXT = "incl_crypto: all components (IEA 460 TWh boundary); dc_only: all components but crypto"
 

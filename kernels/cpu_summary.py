@@ -312,6 +312,18 @@ def _fold_cells(count, first, thr_ptr, bins, sub_n, sub_mean, sub_m2, sub_lo, su
                 thr_count[t] += c
 
 
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _rows_into_tile(rows, tile, off, m):
+    """Copy scenario rows ``rows[:m]`` [scenario, element] into tile columns ``0 .. m-1`` of cells
+    ``off ..`` (cell-major): the model writes one scenario's elements contiguously, and this
+    transpose reads ``m`` rows in step, each cache line of them once, and writes the tile's
+    rows whole.  (The model writing into the cell-major tile directly strode through L2 with
+    every value: measured 16 % of a prior summary, ``benchmarks.scaleout --parts cost``.)"""
+    for e in range(rows.shape[1]):
+        for j in range(m):
+            tile[off + e, j] = rows[j, e]
+
+
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def summarise_block(
     seed, first, count, kinds, params, keys, corr_index, factor, n_regions, n_years,
@@ -323,12 +335,13 @@ def summarise_block(
     """Sample, project and summarise scenarios ``first .. first+count-1`` (one moment block).
 
     The fused CPU path of a summary run: no array of the block's outputs exists, only one
-    sub-block tile per thread, into which the model writes its element cells directly
-    (``elem_off``: the first cell of electricity, carbon, water and installed accelerators,
-    whose element cells are laid out in the cube's C order); the derived cells are then
-    summed from them.  Histogram rows ``hist`` [cells, HIST_BINS], exceedance counts,
-    ``vmin``/``vmax`` and ``bad`` (first non-finite scenario per cell) are updated; the
-    block's moments are written into ``bmean``/``bm2`` [cells].  Scratch from
+    sub-block's outputs per thread (scenario-major, as the model writes them) and its tile,
+    into which they are transposed (``elem_off``: the first cell of electricity, carbon,
+    water and installed accelerators, whose element cells are laid out in the cube's C
+    order); the derived cells are then summed from them.  Histogram rows ``hist``
+    [cells, HIST_BINS], exceedance counts, ``vmin``/``vmax`` and ``bad`` (first non-finite
+    scenario per cell) are updated; the block's moments are written into ``bmean``/``bm2``
+    [cells].  Scratch from
     :func:`new_scratch`; ``n_thr`` threads take sub-blocks round-robin.
 
     With observations (``obs_*``, :mod:`kernels.likelihood`; none: unweighted) each scenario's
@@ -349,10 +362,11 @@ def summarise_block(
         survive = np.empty(n_years)
         stock = np.empty(n_years)
         tile = np.empty((n_cells, SUB))
-        te = tile[elem_off[0] : elem_off[0] + n_elem].reshape((n_years, n_regions, nc, SUB))
-        tc = tile[elem_off[1] : elem_off[1] + n_elem].reshape((n_years, n_regions, nc, SUB))
-        tw = tile[elem_off[2] : elem_off[2] + 2 * n_elem].reshape((n_years, n_regions, nc, 2, SUB))
-        ta = tile[elem_off[3] : elem_off[3] + n_years * n_regions].reshape((n_years, n_regions, SUB))
+        # the model's outputs, scenario-major (one scenario's elements contiguous), then transposed into the tile
+        se = np.empty((SUB, n_years, n_regions, nc))
+        sc = np.empty((SUB, n_years, n_regions, nc))
+        sw = np.empty((SUB, n_years, n_regions, nc, 2))
+        sa = np.empty((SUB, n_years, n_regions))
         llv = np.zeros(SUB)
         wf = np.empty(SUB)
         for q in range(t, n_sub, n_thr):
@@ -360,11 +374,13 @@ def summarise_block(
             m = min(SUB, count - s0)
             sample_block(seed, first + s0, m, kinds, params, keys, corr_index, factor, ts, zs, x)
             for j in range(m):
-                _project_scenario(
-                    x[j], n_regions, n_years, ship, power, survive, stock, te[:, :, :, j], tc[:, :, :, j], tw[:, :, :, :, j], ta[:, :, j]
-                )  # fmt: skip
+                _project_scenario(x[j], n_regions, n_years, ship, power, survive, stock, se[j], sc[j], sw[j], sa[j])
                 if weighted:
                     llv[j] = _vintage_ll(ship, power, obs_src, obs_year, obs_form, obs_par)
+            _rows_into_tile(se.reshape((SUB, n_elem)), tile, elem_off[0], m)
+            _rows_into_tile(sc.reshape((SUB, n_elem)), tile, elem_off[1], m)
+            _rows_into_tile(sw.reshape((SUB, 2 * n_elem)), tile, elem_off[2], m)
+            _rows_into_tile(sa.reshape((SUB, n_years * n_regions)), tile, elem_off[3], m)
             _derive_subblock(m, cell_var, cell_ptr, term_idx, tile)
             if weighted:
                 for j in range(m):

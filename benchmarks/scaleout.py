@@ -123,11 +123,13 @@ def reduce_only(n_sub, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, 
         _reduce(q, cs.SUB, tile, thr_ptr, thr_value, bins, sub_n, sub_mean, sub_m2, sub_lo, sub_hi, sub_thr, False, wf, sub_w,
                 wq, 0)
 
-def best(f, clock, reps=7):
+def timings(f, clock, reps=7):  # µs per scenario of each of reps calls, after one warm-up call
     f(); ts = []
     for _ in range(reps):
         t = clock(); f(); ts.append(clock() - t)
-    return min(ts) / n * 1e6
+    return [t / n * 1e6 for t in ts]
+
+best = lambda f, clock: min(timings(f, clock))
 
 def summary_calls(c):
     spec = build_summary_spec(c, L, [])
@@ -167,7 +169,8 @@ for threads in (1, numba.get_num_threads()):
     tag = "cpu_us_1thread" if threads == 1 else "wall_us_all_threads"
     r = res[tag] = {{"sample": best(lambda: be.sample(L, 1, 0, n), clock), "model": best(lambda: be.project(L, x, out), clock)}}
     for mode, (k, acc, fused, floor, _) in calls.items():
-        r[mode] = {{"accumulate": best(acc, clock), "fused_summary": best(fused, clock)}}
+        ts = timings(fused, clock)  # the median too: on a shared host the best of 7 flatters a long run
+        r[mode] = {{"accumulate": best(acc, clock), "fused_summary": min(ts), "fused_summary_median": float(np.median(ts))}}
         r[mode]["fused_over_sample_and_model"] = r[mode]["fused_summary"] / (r["sample"] + r["model"])
         r[mode]["statistics_ns_per_cell"] = (r[mode]["fused_summary"] - r["sample"] - r["model"]) * 1e3 / k
     r["bin_floor"] = best(calls["prior"][3], clock)
@@ -346,13 +349,23 @@ def markdown(res: dict) -> str:
                 f"{r['statistics_over_bin_floor']:.1f}× |"
             )
         lines.append("")
+        a = res["cost"].get("wall_us_all_threads", {})
+        if "fused_summary_median" in a.get("weighted", {}):
+            lines += [
+                f"Wall time per scenario of the fused summary on all {res['cost']['threads']} threads (best and median of 7 "
+                f"blocks; a long run sees the median): prior {a['prior']['fused_summary']:.2f} and "
+                f"{a['prior']['fused_summary_median']:.2f} µs, weighted {a['weighted']['fused_summary']:.2f} and "
+                f"{a['weighted']['fused_summary_median']:.2f} µs; one thread's median: prior "
+                f"{c['prior']['fused_summary_median']:.2f}, weighted {c['weighted']['fused_summary_median']:.2f} µs.",
+                "",
+            ]
         ph = c.get("prior", {}).get("phases_ns_per_cell")
         if ph:
             lines += [
                 "Where the prior statistics' time goes, ns per cell and scenario (each phase timed alone on one "
                 f"sub-block's tile in cache): derived cells {ph['derived_cells']:.2f}, sub-block moments, min, max and bins "
                 f"{ph['subblock_reduction']:.2f}, histogram fold {ph['histogram_fold']:.2f}; the rest, {ph['rest']:.2f}, is the "
-                "model writing its outputs into the cell-major tile and the loops around the phases.",
+                "transpose of the model's scenario-major outputs into the cell-major tile and the loops around the phases.",
                 "",
             ]
     if "full" in res:

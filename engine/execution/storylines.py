@@ -11,7 +11,8 @@ A storyline is a small YAML file (``configs/storylines/*.yaml``)::
     overrides:                        # KEY.PATH: VALUE, exactly as ``dcproj run --set KEY.PATH=VALUE``
       inputs.shipments_growth_initial.mode: 1.4
 
-Each storyline's config is ``load_config(config, overrides={**base_overrides, **overrides})``:
+Reading and validating the files is :mod:`engine.execution.storyline_files` (its names are
+re-exported here).  Each storyline's config is ``load_config(config, overrides={**base_overrides, **overrides})``:
 the same machinery, schema and messages as ``--set``.  A key that does not exist in the base
 config is rejected before anything runs, naming the storyline file, the key and what exists
 there; so are the keys that would change the run's shape or its random numbers (``seed``,
@@ -31,26 +32,31 @@ output, the finished file placed atomically, nothing left behind on error).
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import shutil
 import sys
 import uuid
 import warnings
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-import yaml
 
-from engine.config.loading import apply_overrides, config_overrides, config_sha256, effective_text, load_config, parse_overrides
+from engine.config.loading import config_overrides, config_sha256, effective_text
 from engine.config.schema import Config
-from engine.errors import ConfigError, RunError
+from engine.errors import RunError
 from engine.execution.entry_points import run, run_to_file
+from engine.execution.storyline_files import (  # noqa: F401  (re-exported: the storylines API in one place)
+    DIM,
+    NO_OVERRIDES,
+    STRUCTURAL_KEYS,
+    Storyline,
+    load_storylines,
+    read_storyline,
+    storyline_configs,
+)
 from engine.output.cf import cf_encoding
 from engine.output.guard import OutputLock, check_destination
 from engine.output.netcdf import COMPRESSIONS, check_writable, write_dataset
@@ -58,199 +64,8 @@ from engine.output.netcdf import COMPRESSIONS, check_writable, write_dataset
 __all__ = ["Storyline", "STRUCTURAL_KEYS", "read_storyline", "load_storylines", "storyline_configs", "combine"]
 __all__ += ["run_storylines", "storylines_to_file"]
 
-DIM = "storyline"
-SUFFIXES = (".yaml", ".yml")
-FILE_KEYS = ("name", "order", "description", "sources", "overrides")
-STRUCTURAL_KEYS = {  # top-level keys a storyline may not override, and why
-    "seed": "every storyline runs with the same seed (common random numbers)",
-    "years": "the storylines share one year axis",
-    "regions": "the storylines share one region axis",
-    "thresholds": "the storylines share one set of thresholds (pass --threshold to the run)",
-}
-NO_OVERRIDES = "(none: the config as it is)"
 CONCAT = {"data_vars": "all", "coords": "different", "compat": "equals", "join": "exact", "combine_attrs": "override"}
 SCENARIO_CHUNK = 16_384  # scenarios per dask chunk when a full cube is combined from its storylines' files
-
-
-@dataclass(frozen=True)
-class Storyline:
-    """One storyline: a name, its description and sources, and its config overrides.
-
-    Attributes
-    ----------
-    name : str
-        The label on the ``storyline`` dim.
-    description : str
-        What the storyline assumes, in words.
-    sources : tuple of str
-        Where its assumptions come from.
-    overrides : dict
-        ``{"inputs.pue_ai.mode": 1.15, ...}``: key paths of the config and their new values.
-    path : pathlib.Path
-        The storyline file.
-    order : int or None
-        Position among the storylines (``None``: after those with one, by file name).
-    """
-
-    name: str
-    description: str
-    sources: tuple[str, ...]
-    overrides: dict
-    path: Path
-    order: int | None = None
-
-    def override_strings(self) -> list[str]:
-        """The overrides as ``KEY.PATH=VALUE`` strings (values in YAML flow style, as ``--set`` takes them)."""
-        return [
-            f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
-            for k, v in self.overrides.items()
-        ]
-
-    def record(self) -> dict:
-        """The storyline as plain data (for the ``storylines`` attribute)."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "sources": list(self.sources),
-            "overrides": self.override_strings(),
-            "file": str(self.path),
-        }
-
-
-def read_storyline(path: str | Path) -> Storyline:
-    """Read and check one storyline file (see the module docstring for its keys).
-
-    Raises
-    ------
-    ConfigError
-        Naming the file and what is wrong: not YAML, unknown keys, a missing or empty
-        description or sources, overrides that are not a mapping of key paths.
-    """
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: storyline file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read the storyline file ({exc})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: expected a mapping with the keys {', '.join(FILE_KEYS)}; got {type(data).__name__}")
-    unknown = [k for k in data if k not in FILE_KEYS]
-    if unknown:
-        raise ConfigError(
-            f"{p}: unknown key(s) {unknown}; a storyline has {', '.join(FILE_KEYS)} (config changes go under overrides:)"
-        )
-    description = data.get("description")
-    if not isinstance(description, str) or not description.strip():
-        raise ConfigError(f"{p}: description: required, a non-empty text saying what the storyline assumes")
-    sources = data.get("sources")
-    if isinstance(sources, str):
-        sources = [sources]
-    if not isinstance(sources, list) or not sources or not all(isinstance(s, str) and s.strip() for s in sources):
-        raise ConfigError(f"{p}: sources: required, a non-empty list of texts naming where the assumptions come from")
-    overrides = data.get("overrides") or {}
-    if not isinstance(overrides, dict) or not all(isinstance(k, str) and k.strip() for k in overrides):
-        raise ConfigError(
-            f"{p}: overrides: expected a mapping KEY.PATH: VALUE (as --set KEY.PATH=VALUE), e.g. inputs.pue_ai.mode: 1.15"
-        )
-    order = data.get("order")
-    if order is not None and (not isinstance(order, int) or isinstance(order, bool)):
-        raise ConfigError(f"{p}: order: expected an integer, got {order!r}")
-    name = str(data.get("name") or p.stem)
-    return Storyline(name, description.strip(), tuple(s.strip() for s in sources), parse_overrides(overrides), p, order)
-
-
-def load_storylines(source: str | Path | Iterable[str | Path]) -> list[Storyline]:
-    """The storylines of a directory (its ``*.yaml``/``*.yml`` files), of one file, or of a list of files.
-
-    Sorted by ``order`` (those without one last), then by file name.  Names must be unique.
-    """
-    if isinstance(source, str | Path):
-        p = Path(source)
-        if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.suffix.lower() in SUFFIXES and f.is_file())
-            if not files:
-                raise ConfigError(f"{p}: the storylines directory holds no .yaml files")
-        elif p.exists():
-            files = [p]
-        else:
-            raise ConfigError(f"{p}: no such storyline file or directory")
-    else:
-        files = [Path(f) for f in source]
-        if not files:
-            raise ConfigError("no storyline files given")
-    stories = sorted((read_storyline(f) for f in files), key=lambda s: (s.order is None, s.order or 0, s.path.name))
-    seen: dict[str, Path] = {}
-    for s in stories:
-        if s.name in seen:
-            raise ConfigError(f"{s.path}: storyline name {s.name!r} is also the name of {seen[s.name]}; names must be unique")
-        seen[s.name] = s.path
-    return stories
-
-
-def _check_key(data: Any, key: str, story: Storyline, config_path) -> None:
-    """Refuse ``key`` unless it names something that exists in the config ``data``."""
-    parts = key.split(".")
-    if parts[0] in STRUCTURAL_KEYS:
-        raise ConfigError(f"{story.path}: overrides: {key}: a storyline may not change {parts[0]}: {STRUCTURAL_KEYS[parts[0]]}")
-    node = data
-    for depth, part in enumerate(parts):
-        where, parent = ".".join(parts[: depth + 1]), ".".join(parts[:depth]) or "the top level"
-        if isinstance(node, dict):
-            if part not in node:
-                have = [str(k) for k in node]
-                close = difflib.get_close_matches(part, have, n=1)
-                hint = f" (did you mean {'.'.join([*parts[:depth], close[0]])}?)" if close else ""
-                raise ConfigError(
-                    f"{story.path}: overrides: {key}: {where} does not exist in {config_path}{hint}; a storyline overrides "
-                    f"keys that exist. {parent} has: {', '.join(have)}"
-                )
-            node = node[part]
-        elif isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(
-                    f"{story.path}: overrides: {key}: {parent} is a list of {len(node)} items; "
-                    f"expected an index 0..{len(node) - 1}"
-                )
-            node = node[int(part)]
-        else:
-            raise ConfigError(f"{story.path}: overrides: {key}: {parent} is a value ({node!r}), not a mapping with keys")
-
-
-def storyline_configs(config: str | Path, storylines: Sequence[Storyline], overrides=None) -> tuple[Config, list[Config]]:
-    """The base config (with ``overrides``) and each storyline's config, every one validated before any run.
-
-    Parameters
-    ----------
-    config
-        The config file.
-    storylines
-        From :func:`load_storylines`.
-    overrides
-        ``--set`` overrides applied to the base and to every storyline (a storyline's own win).
-
-    Raises
-    ------
-    ConfigError
-        For a key that does not exist or may not change, and for values the schema refuses
-        (the ``--set`` messages, prefixed with the storyline file).
-    """
-    base_sets = parse_overrides(overrides)
-    base = load_config(config, overrides=base_sets)
-    out = []
-    for story in storylines:
-        data = base.model_dump(mode="json", by_alias=True)
-        for key, value in story.overrides.items():
-            _check_key(data, key, story, config)
-            data = apply_overrides(data, {key: value}, str(story.path))
-        try:
-            out.append(load_config(config, overrides={**base_sets, **story.overrides}))
-        except ConfigError as exc:
-            text = str(exc).replace("[set by --set ", "[set by ")
-            raise ConfigError(f"storyline {story.name!r} ({story.path}) applied to {text}") from None
-    return base, out
 
 
 def _coords(storylines, configs, datasets) -> dict:

@@ -142,7 +142,7 @@ def summary_gather_weigh_kernel(e, c, w, a, cell_var, cell_ptr, term_idx, obs_sr
 @cuda.jit(device=True)
 def _subblock_weight(wq, lo, hi):
     """Σ w of scenarios ``lo .. hi-1`` [1], w = ``wq`` x 2^-32, added in scenario order
-    (:func:`kernels.cpu_summary._subblock_weights`)."""
+    (:func:`kernels.cpu_subblock._subblock_weights`)."""
     total = 0.0
     for j in range(lo, hi):
         total += wq[j] * _W_UNIT
@@ -205,7 +205,7 @@ def summary_weights_kernel(wq, block_len, block_n, block_w1, block_w2, block0):
 def _weighted_subblock_moments(values, wq, m):
     """``(w, mean, M2)`` of the finite values among ``values[0:m]`` weighted by ``wq[0:m]`` x 2^-32.
 
-    The shifted sums of the CPU's weighted sub-block (``kernels.cpu_summary._row_stats_weighted``
+    The shifted sums of the CPU's weighted sub-block (``kernels.cpu_subblock._row_stats_weighted``
     and ``_reduce_subblock``), in the same order: with ``K`` the first finite value and
     ``wd = w·(x−K)``, ``s1 = Σ wd`` and ``s2 = Σ wd·(x−K)`` give ``mean = K + s1/Σw`` and
     ``M2 = s2 − s1·(s1/Σw)`` (clamped at 0); a sub-block of weight 0 gives ``(0, 0, 0)``.

@@ -49,7 +49,8 @@ def test_end_to_end_benchmark_compares_paths_in_one_run(tmp_path):
     assert r["numpy_best_chunk"] in (500, 1000) and r["dataset_bytes"] > 3000 * 6144
     assert "NumPy reference, whole arrays" in (tmp_path / "e2e.md").read_text()
     sp = r["numba_split"]  # the split: its parts were timed, and the first-touch cost is their difference
-    assert sp["sample_s"] > 0 and sp["project_touched_s"] > 0
+    assert sp["sample_s"] > 0 and sp["project_touched_s"] > 0 and sp["allocate_s"] > 0
+    assert r["memory_floor_s"] == min(r["memory_floor_one_thread_s"], r["memory_floor_parallel_s"])
     assert sp["first_touch_s"] == sp["project_fresh_s"] - sp["project_touched_s"]
     assert "first-touching the cube's memory" in (tmp_path / "e2e.md").read_text()
 

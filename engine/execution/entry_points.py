@@ -48,6 +48,7 @@ from engine.stats.spec import SUMMARY_QUANTILES, build_summary_spec, parse_thres
 from engine.stats.exceedance import CLIP_TEXT, clipped_in_summary, count_clipped_conventional, exceeding, threshold_coords, threshold_data_vars
 from engine.stats.labels import state_dataset
 from engine.stats.state import SummaryState
+from kernels.memory import prefault
 
 __all__ = ["run", "run_to_file"]
 
@@ -229,7 +230,7 @@ def run(
                 return ds
             arrays = empty_arrays(st.layout, st.scenarios, st.np_dtype)
             if st.job.weights is not None:
-                arrays.update(weight=np.empty(st.scenarios), log_likelihood=np.empty(st.scenarios))
+                arrays.update(weight=prefault(np.empty(st.scenarios)), log_likelihood=prefault(np.empty(st.scenarios)))
             if isinstance(ex, InProcess):  # the kernels write straight into the run's arrays
                 for _, start, count in todo:
                     compute_full_into(st.job, start, count, {k: v[start : start + count] for k, v in arrays.items()})

@@ -104,8 +104,8 @@ def numba_and_floor(run_numba, repeats: int) -> tuple[float, float, float, float
 
 def numba_split(cfg, n: int, seed: int) -> dict:
     """Where the numba run's time goes, its kernels timed alone on the same ``n`` scenarios [s]:
-    sampling into fresh memory; allocating the outputs (``empty_arrays``, which touches their
-    pages: :func:`kernels.memory.prefault`); the fused projection pass (model, non-finite check,
+    sampling into fresh memory; allocating the outputs and touching their pages
+    (:func:`engine.execution.tasks.prefault_outputs`, as ``engine.run`` does); the fused projection pass (model, non-finite check,
     weights) into those arrays and again into the same arrays (the difference is what touching
     the cube's memory still costs the kernels: ~0 when the prefault did its job)."""
     from engine.backends import get_backend
@@ -120,7 +120,9 @@ def numba_split(cfg, n: int, seed: int) -> dict:
     x = be.sample_into(layout, seed, 0, np.empty((n, layout.n_inputs)))
     t1 = time.perf_counter()
     out = empty_arrays(layout, n, np.float32)
-    out["log_likelihood"] = prefault(np.empty(n))
+    out["log_likelihood"] = np.empty(n)
+    for v in out.values():  # as engine.run does for a fused backend (engine.execution.tasks.prefault_outputs)
+        prefault(v)
     t2 = time.perf_counter()
     be.project_checked(layout, x, out, spec)
     t3 = time.perf_counter()

@@ -2,12 +2,10 @@
 
 A large ``np.empty`` array is mapped but not yet backed: the first write to each page faults,
 and the operating system (and, on a virtual machine, the hypervisor) backs and zeroes the page
-there and then.  When those faults happen inside the projection kernels they cost more than the
-same faults taken up front in a pass of their own: measured on a 2-core Xeon (Emerald Rapids)
-VM, ``engine.run`` of 10^6 scenarios took 6.42 s (median of 4) with the faults in the kernels
-and 4.38 s with :func:`touch_pages` first, 4.86 s with a single-threaded NumPy strided write
-instead (one process, interleaved; ``benchmarks.end_to_end`` reports the split).  A compiled
-parallel loop because NumPy's strided assignment runs on one thread.
+there and then.  Taken up front for a whole run's arrays, in one parallel pass of their own,
+those faults cost less than inside the projection kernels (measured:
+:func:`engine.execution.tasks.prefault_outputs`).  A compiled parallel loop because NumPy's strided
+assignment runs on one thread (4.86 s against 4.38 s for that run, medians of 4).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from engine.execution.planning import (
 )
 from engine.execution.progress import Progress, announce_compile
 from engine.execution.sinks import cube_to_file, report_clipped, summary_to_file
-from engine.execution.tasks import ChunkJob, compute_full_into
+from engine.execution.tasks import ChunkJob, compute_full_into, prefault_outputs
 from engine.inputs.layout import Layout, build_layout
 from engine.output.guard import OutputLock, check_destination, human_bytes
 from engine.output.netcdf import check_writable
@@ -48,7 +48,6 @@ from engine.stats.spec import SUMMARY_QUANTILES, build_summary_spec, parse_thres
 from engine.stats.exceedance import CLIP_TEXT, clipped_in_summary, count_clipped_conventional, exceeding, threshold_coords, threshold_data_vars
 from engine.stats.labels import state_dataset
 from engine.stats.state import SummaryState
-from kernels.memory import prefault
 
 __all__ = ["run", "run_to_file"]
 
@@ -230,8 +229,9 @@ def run(
                 return ds
             arrays = empty_arrays(st.layout, st.scenarios, st.np_dtype)
             if st.job.weights is not None:
-                arrays.update(weight=prefault(np.empty(st.scenarios)), log_likelihood=prefault(np.empty(st.scenarios)))
+                arrays.update(weight=np.empty(st.scenarios), log_likelihood=np.empty(st.scenarios))
             if isinstance(ex, InProcess):  # the kernels write straight into the run's arrays
+                prefault_outputs(st.job, arrays)
                 for _, start, count in todo:
                     compute_full_into(st.job, start, count, {k: v[start : start + count] for k, v in arrays.items()})
                     bar.advance(count)

@@ -20,7 +20,7 @@ from engine.output.variables import effective_inputs, empty_arrays
 from engine.stats.sample import sample_part
 from engine.stats.spec import SummarySpec
 
-__all__ = ["ChunkJob", "compute_chunk", "compute_full", "compute_summary"]
+__all__ = ["ChunkJob", "compute_chunk", "compute_full", "compute_summary", "prefault_outputs"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,22 @@ def compute_full(job: ChunkJob, start: int, count: int) -> dict[str, np.ndarray]
     if job.weights is not None:
         out.update(weight=np.empty(count), log_likelihood=np.empty(count))
     return compute_full_into(job, start, count, out)
+
+
+def prefault_outputs(job: ChunkJob, out: dict[str, np.ndarray]) -> None:
+    """Back the pages of a whole run's fresh output arrays ``out`` up front, in parallel
+    (:func:`kernels.memory.prefault`), when the job's backend writes them in one fused pass.
+
+    Measured on a 2-core Emerald Rapids VM, ``engine.run`` of 10^6 scenarios (24 chunks): 6.56 s
+    without, 4.20 s with the whole arrays touched first, and 6.58 s with each chunk's slices
+    touched just before its kernels (medians of 4, one process, interleaved).  The NumPy reference
+    fills its outputs variable by variable; touching them all up front would only raise its peak
+    memory (its 10^6-scenario whole-array run then went out of memory on a 23.5 GiB machine)."""
+    from kernels.memory import prefault
+
+    if getattr(_backend(job.backend), "project_checked", None) is not None:
+        for v in out.values():
+            prefault(v)
 
 
 def compute_full_into(job: ChunkJob, start: int, count: int, out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -134,23 +134,17 @@ def coords(config, layout: Layout, start: int, count: int) -> dict[str, tuple]:
 
 
 def empty_arrays(layout: Layout, count: int, dtype) -> dict[str, np.ndarray]:
-    """Allocate the per-chunk output arrays (plus ``inputs`` and ``effective_inputs``, always float64).
-
-    Their contents are undefined, as from ``np.empty``, but their pages are already backed
-    (:func:`kernels.memory.prefault`: the kernels writing into fresh pages cost more)."""
-    from kernels.memory import prefault
-
+    """Allocate the per-chunk output arrays (plus ``inputs`` and ``effective_inputs``, always float64)."""
     y, r, c = layout.n_years, layout.n_regions, m.N_COMPONENTS
     n_eff = sum(len(cols) for _, cols in layout.normalised_columns())
-    shapes = {
-        "electricity": ((count, y, r, c), dtype),
-        "carbon": ((count, y, r, c), dtype),
-        "water": ((count, y, r, c, 2), dtype),
-        "installed_accelerators": ((count, y, r), dtype),
-        "inputs": ((count, layout.n_inputs), np.float64),
-        "effective_inputs": ((count, n_eff), np.float64),
+    return {
+        "electricity": np.empty((count, y, r, c), dtype=dtype),
+        "carbon": np.empty((count, y, r, c), dtype=dtype),
+        "water": np.empty((count, y, r, c, 2), dtype=dtype),
+        "installed_accelerators": np.empty((count, y, r), dtype=dtype),
+        "inputs": np.empty((count, layout.n_inputs), dtype=np.float64),
+        "effective_inputs": np.empty((count, n_eff), dtype=np.float64),
     }
-    return {name: prefault(np.empty(shape, dtype=dt)) for name, (shape, dt) in shapes.items()}
 
 
 def effective_inputs(layout: Layout, x: np.ndarray, out: np.ndarray) -> None:

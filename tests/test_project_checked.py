@@ -10,7 +10,7 @@ import pytest
 
 from engine import run_to_file
 from engine.backends import get_backend
-from engine.backends.base import BACKENDS, register
+from engine.backends.base import BACKENDS, backend_class, register
 from engine.conditioning.cube import add_weights
 from engine.errors import NonFiniteError
 from engine.inputs.layout import build_layout
@@ -81,7 +81,7 @@ def test_every_block_reports_its_first_non_finite_scenario(setup, where):
 @pytest.fixture
 def nan_input_backend(default_config):
     """The numba backend (fused checking pass) with a NaN planted in one input of scenario 5000."""
-    base = BACKENDS["numba"]
+    base = backend_class("numba")
 
     @register("nan_input_test")
     class NanInputBackend(base):

@@ -15,6 +15,7 @@ import yaml
 from engine import load_config, run, run_to_file
 from engine.analysis.results import exceedance, summarise
 from engine.backends import BACKENDS, register
+from engine.backends.base import backend_class
 from engine.errors import NonFiniteError, RunError
 from engine.execution.planning import bytes_per_scenario, plan_run
 from engine.inputs.layout import build_layout
@@ -289,7 +290,7 @@ def test_config_thresholds_and_bad_thresholds(tmp_path, default_text):
 @pytest.fixture
 def nan_backend():
     """The numba backend with a NaN planted in the carbon of scenario 5000."""
-    base = BACKENDS["numba"]
+    base = backend_class("numba")
 
     from engine.backends.host_summary import array_block, summarise_on_host
 
@@ -307,7 +308,7 @@ def nan_backend():
                     out["carbon"][s, 3, 1, 2] = np.nan
 
     layout = build_layout(load_config(DEFAULT_CONFIG))
-    NanBackend._target = BACKENDS["numba"]().sample(layout, 2, 5000, 1)[0]
+    NanBackend._target = backend_class("numba")().sample(layout, 2, 5000, 1)[0]
     yield "nan_test"
     BACKENDS.pop("nan_test")
 

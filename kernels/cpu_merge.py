@@ -46,11 +46,23 @@ def fold_moments(n, mean, m2, block_n, bmean, bm2):
 
 
 @numba.njit(cache=True)
+def _offsets(length):
+    """Start of each cell's run in the concatenated counts: the exclusive prefix sum of ``length``."""
+    pos = np.empty(length.shape[0] + 1, dtype=np.int64)
+    pos[0] = 0
+    for k in range(length.shape[0]):
+        pos[k + 1] = pos[k] + length[k]
+    return pos
+
+
+@numba.njit(parallel=True, cache=True)
 def ragged_bins(hist, vmin, vmax):
     """The occupied bins of each cell (from the bins of its min and max), concatenated.
 
     Returns ``(lo, length, counts)``: cell ``k`` holds ``counts[sum(length[:k]):][:length[k]]``
-    for bins ``lo[k] ...``; a cell that saw no value has length 0.
+    for bins ``lo[k] ...``; a cell that saw no value has length 0.  The copy runs over the cells
+    in parallel (each writes its own run; integer counts, so no result depends on the threads):
+    a chunk's histogram is tens of MB, merged once per chunk while the summary kernels wait.
     """
     n_cells = hist.shape[0]
     lo = np.zeros(n_cells, dtype=np.int64)
@@ -59,28 +71,26 @@ def ragged_bins(hist, vmin, vmax):
         if vmin[k] <= vmax[k]:
             lo[k] = hist_bin(vmin[k])
             length[k] = hist_bin(vmax[k]) - lo[k] + 1
-    counts = np.empty(length.sum(), dtype=hist.dtype)
-    pos = 0
-    for k in range(n_cells):
+    pos = _offsets(length)
+    counts = np.empty(pos[n_cells], dtype=hist.dtype)
+    for k in numba.prange(n_cells):
         for j in range(length[k]):
-            counts[pos + j] = hist[k, lo[k] + j]
-        pos += length[k]
+            counts[pos[k] + j] = hist[k, lo[k] + j]
     return lo, length, counts
 
 
-@numba.njit(cache=True)
+@numba.njit(parallel=True, cache=True)
 def add_ragged(hist, lo, length, counts):
-    """Add ragged per-cell bins (as returned by :func:`ragged_bins`) into the dense ``hist``."""
-    pos = 0
-    for k in range(hist.shape[0]):
+    """Add ragged per-cell bins (as returned by :func:`ragged_bins`) into the dense ``hist``, cells in parallel."""
+    pos = _offsets(length)
+    for k in numba.prange(hist.shape[0]):
         for j in range(length[k]):
-            hist[k, lo[k] + j] += counts[pos + j]
-        pos += length[k]
+            hist[k, lo[k] + j] += counts[pos[k] + j]
 
 
-@numba.njit(cache=True)
+@numba.njit(parallel=True, cache=True)
 def clear_ragged(hist, lo, length):
-    """Zero the bins of ``hist`` that :func:`ragged_bins` returned (so the array can be reused)."""
-    for k in range(hist.shape[0]):
+    """Zero the bins of ``hist`` that :func:`ragged_bins` returned (so the array can be reused), cells in parallel."""
+    for k in numba.prange(hist.shape[0]):
         for j in range(length[k]):
             hist[k, lo[k] + j] = 0

@@ -55,6 +55,16 @@ def test_end_to_end_benchmark_compares_paths_in_one_run(tmp_path):
     assert "first-touching the cube's memory" in (tmp_path / "e2e.md").read_text()
 
 
+def test_end_to_end_split_sentence_never_prints_a_negative_rest():
+    """The split's closing sentence: the run's extra time when its parts sum to less, and no
+    negative remainder when parts timed once each add up to more than the run's best."""
+    from benchmarks.end_to_end import _rest_sentence
+
+    assert "takes 0.50 s more than these parts" in _rest_sentence(3.0, 2.5)
+    more = _rest_sentence(4.29, 5.79)
+    assert "add up to 5.79 s, more than the run's best (4.29 s)" in more and "-" not in more.split("(")[0]
+
+
 def test_cube_file_benchmark_splits_a_file_run(tmp_path):
     """benchmarks.cube_file at a tiny size: the files it timed held the cube's bytes (the filter's
     smaller), every filter was split, and nothing is left in its folder."""
